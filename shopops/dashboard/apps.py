@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class DashboardConfig(AppConfig):
+    name = "shopops.dashboard"
+    label = "dashboard"
+    verbose_name = "Dashboard"
+    dashboard_links = [("Overview", "dashboard:home", 0)]

@@ -1,0 +1,24 @@
+"""Registry tasks: train one queued model version; mark stale trainings failed."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from shopops.registry import services
+
+
+@shared_task(
+    queue="ml",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
+def model_training_run_task(version_id: int) -> int:
+    # Only transient database errors are retried; bad data marks the version failed and returns.
+    version = services.model_training_run(version_id=version_id)
+    return version.id
+
+
+@shared_task
+def stale_trainings_fail_task() -> int:
+    return services.stale_trainings_fail()

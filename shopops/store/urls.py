@@ -1,0 +1,8 @@
+"""REST API routes for the shop's data (filled by store.api)."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+router = DefaultRouter()
+
+urlpatterns = [path("", include(router.urls))]

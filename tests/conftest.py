@@ -1,0 +1,50 @@
+"""Fixtures shared by the whole suite."""
+
+import shutil
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import CustomerFactory, StaffUserFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path):
+    """Every test writes artifacts, media and reports under its own temporary folder."""
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.IMPORT_REPORT_DIR = tmp_path / "import-reports"
+    yield
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffUserFactory(username="merchant")
+
+
+@pytest.fixture
+def customer_user(db):
+    user = UserFactory(username="alice")
+    customer = CustomerFactory(user=user, name="Alice", external_id="ALICE")
+    return user, customer
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_api(api_client, staff_user):
+    api_client.force_authenticate(staff_user)
+    return api_client
