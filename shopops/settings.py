@@ -76,7 +76,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,6 +83,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if not DEBUG:
+    # Production serves collected static files itself; development uses runserver's handler.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "shopops.urls"
 TEMPLATES = [
@@ -149,7 +152,11 @@ else:
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("ml"))
-CELERY_TASK_ROUTES = {"*.train*": {"queue": "ml"}}
+# Training goes to the `ml` queue (big or GPU machines); everything else to `default`.
+CELERY_TASK_ROUTES = {
+    "shopops.registry.tasks.model_training_run_task": {"queue": "ml"},
+    "*_train_task": {"queue": "ml"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
@@ -197,9 +204,10 @@ USE_TZ = True
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an anonymous client is told 401 with ``WWW-Authenticate: Token``, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -217,6 +225,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Products, customers, orders, behaviour events and the shop's trained models.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "status" field with different choices: name each enum explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "shopops.store.models.Order.Status",
+        "ModelVersionStatusEnum": "shopops.registry.models.ModelVersion.Status",
+        "EventTypeEnum": "shopops.store.models.Event.Type",
+    },
 }
 
 # --- production hardening (DJANGO_DEBUG=0) ------------------------------------------------------

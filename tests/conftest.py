@@ -8,6 +8,24 @@ from rest_framework.test import APIClient
 from tests.factories import CustomerFactory, StaffUserFactory, UserFactory
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    """Tasks run inline in tests, Redis or not; the broker wiring has its own tests."""
+    from shopops.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness only slows the suite; tests need no real password hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_files(settings, tmp_path):
     """Every test writes artifacts, media and reports under its own temporary folder."""

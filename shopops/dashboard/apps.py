@@ -5,4 +5,4 @@ class DashboardConfig(AppConfig):
     name = "shopops.dashboard"
     label = "dashboard"
     verbose_name = "Dashboard"
-    dashboard_links = [("Overview", "dashboard:home", 0)]
+    dashboard_links = [("Overview", "dashboard:home", 0), ("Imports", "dashboard:imports", 80)]

@@ -1,10 +1,14 @@
 from datetime import date, timedelta
+from pathlib import PurePath
 
+from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from shopops.dashboard.forms import PeriodForm
 from shopops.dashboard.permissions import staff_required
+from shopops.registry.selectors import duration_format
 from shopops.store import selectors
+from shopops.store.models import ImportRun
 
 
 @staff_required
@@ -29,3 +33,38 @@ def home(request):
         "last_order": last,
     }
     return render(request, "dashboard/home.html", context)
+
+
+IMPORT_STATUS_BADGES = {
+    ImportRun.Status.SUCCEEDED.value: "active",
+    ImportRun.Status.RUNNING.value: "training",
+    ImportRun.Status.FAILED.value: "failed",
+}
+
+
+def _folder(file_name: str) -> str:
+    parent = str(PurePath(file_name).parent)
+    return "" if parent == "." else parent
+
+
+@staff_required
+def imports(request):
+    # A plain newest-first read of one table; it moves to store.selectors when that grows one.
+    runs = ImportRun.objects.order_by("-started_at", "-id")
+    page = Paginator(runs, 50).get_page(request.GET.get("page"))
+    rows = [
+        {
+            "run": run,
+            "file": PurePath(run.file_name).name or run.file_name,
+            "folder": _folder(run.file_name),
+            "badge": IMPORT_STATUS_BADGES.get(run.status, ""),
+            "duration": duration_format(
+                (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+            ),
+            "rejected": sorted(
+                run.rejected_by_reason.items(), key=lambda item: (-item[1], item[0])
+            ),
+        }
+        for run in page.object_list
+    ]
+    return render(request, "dashboard/imports.html", {"page": page, "rows": rows})

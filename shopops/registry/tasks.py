@@ -7,7 +7,6 @@ from shopops.registry import services
 
 
 @shared_task(
-    queue="ml",
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=3,

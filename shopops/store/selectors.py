@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from shopops.store.models import Customer, Order, Product
+from shopops.store.models import Category, Customer, Order, OrderItem, Product
 
 
 @dataclass(frozen=True)
@@ -144,3 +144,88 @@ def orders_visible_to(*, user) -> QuerySet[Order]:
     if customer is None:
         return orders.none()
     return orders.filter(customer=customer)
+
+
+# --- the REST API -------------------------------------------------------------------------------
+#
+# "Staff" in the API means an active staff member holding the model permission the action needs
+# (superusers hold every permission). Everyone else is scoped: a customer to their own records,
+# an anonymous visitor to the public catalogue.
+
+
+def user_is_staff_with(*, user, permission: str) -> bool:
+    """True when ``user`` is staff and holds ``permission`` (``"store.view_order"``)."""
+    return bool(
+        user is not None and user.is_authenticated and user.is_staff and user.has_perm(permission)
+    )
+
+
+def category_paths() -> dict[int, str]:
+    """Every category's "Root / Child / Leaf" path, from one query over the (small) tree."""
+    nodes = {pk: (name, parent_id) for pk, name, parent_id in _category_rows()}
+    paths: dict[int, str] = {}
+    for pk in nodes:
+        names, node, seen = [], pk, set()
+        while node is not None and node in nodes and node not in seen:  # guards a cycle
+            seen.add(node)
+            name, parent_id = nodes[node]
+            names.append(name)
+            node = parent_id
+        paths[pk] = " / ".join(reversed(names))
+    return paths
+
+
+def category_descendant_ids(*, category_id: int) -> set[int]:
+    """``category_id`` and every category below it, from one query."""
+    children: dict[int | None, list[int]] = {}
+    for pk, _name, parent_id in _category_rows():
+        children.setdefault(parent_id, []).append(pk)
+    found, stack = {category_id}, [category_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _category_rows() -> list[tuple[int, str, int | None]]:
+    return list(Category.objects.values_list("id", "name", "parent_id"))
+
+
+def category_list() -> QuerySet[Category]:
+    return Category.objects.order_by("name", "id")
+
+
+def product_list(*, user) -> QuerySet[Product]:
+    """Staff who may view products see every product; everyone else the active ones only."""
+    products = Product.objects.select_related("category").prefetch_related("images")
+    if not user_is_staff_with(user=user, permission="store.view_product"):
+        products = products.filter(is_active=True)
+    return products.order_by("name", "id")
+
+
+def customer_list(*, user) -> QuerySet[Customer]:
+    """Staff who may view customers see all of them; a logged-in customer only their own row."""
+    customers = Customer.objects.order_by("id")
+    if user_is_staff_with(user=user, permission="store.view_customer"):
+        return customers
+    if user is None or not user.is_authenticated:
+        return customers.none()
+    return customers.filter(user=user)
+
+
+def order_list(*, user) -> QuerySet[Order]:
+    """Staff who may view orders see all of them; a logged-in customer only their own.
+
+    Scoping the queryset (rather than checking each object) is what turns a guessed id of
+    someone else's order into a 404 instead of a 403 that would confirm the order exists.
+    """
+    orders = Order.objects.select_related("customer").prefetch_related(
+        Prefetch("items", queryset=OrderItem.objects.select_related("product").order_by("id"))
+    )
+    if user_is_staff_with(user=user, permission="store.view_order"):
+        return orders.order_by("-placed_at", "-id")
+    if user is None or not user.is_authenticated:
+        return orders.none()
+    return orders.filter(customer__user=user).order_by("-placed_at", "-id")

@@ -1,5 +1,11 @@
+"""The public storefront, mounted at the site root."""
+
 from django.urls import path
-from django.views.generic import TemplateView
+
+from shopops.store import views
 
 app_name = "storefront"
-urlpatterns = [path("", TemplateView.as_view(template_name="storefront/home.html"), name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("products/<int:product_id>/", views.product_detail, name="product"),
+]
