@@ -465,14 +465,15 @@ def demo_shop_generate(
             )
         # Returns: a later order of status "returned" holding part of the basket.
         return_rate = group.return_rate if group else 0.05
-        if status == Order.Status.DELIVERED and rng.random() < return_rate:
+        returned_at = when + timedelta(days=rng.uniform(3, 20))
+        if status == Order.Status.DELIVERED and rng.random() < return_rate and returned_at <= end:
             returned = lines[: max(1, len(lines) // 2)]
             orders.append(
                 Order(
                     external_number=f"{DEMO_ORDER_PREFIX}R{number[len(DEMO_ORDER_PREFIX) :]}",
                     customer=customer,
                     status=Order.Status.RETURNED,
-                    placed_at=when + timedelta(days=rng.uniform(3, 20)),
+                    placed_at=returned_at,
                     email=orders[-1].email,
                     country=orders[-1].country,
                     item_count=len(returned),
