@@ -48,7 +48,11 @@ class Command(BaseCommand):
                 candidate.save(update_fields=["user"])
                 linked = candidate
 
-        self.stdout.write(self.style.SUCCESS("Demo logins (http://127.0.0.1:8000/dashboard/):"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo logins (the dashboard is /dashboard/ on the server started below):"
+            )
+        )
         self.stdout.write(f"  staff:    username merchant   password {staff_password}")
         self.stdout.write(
             f"  customer: username customer   password {customer_password}"
