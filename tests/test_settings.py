@@ -25,7 +25,7 @@ def _manage(*args, env_overrides, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # imports every app; slow only on a heavily loaded machine
         check=False,
     )
 
