@@ -167,6 +167,22 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "shopops.registry.tasks.stale_trainings_fail_task",
         "schedule": crontab(minute="*/15"),
     },
+    # Nightly retraining; each entry queues one kind's training on the `ml` queue.
+    "mining-segmentation-nightly": {
+        "task": "shopops.registry.tasks.model_training_enqueue_task",
+        "schedule": crontab(hour=2, minute=0),
+        "args": ("segmentation",),
+    },
+    "mining-rules-nightly": {
+        "task": "shopops.registry.tasks.model_training_enqueue_task",
+        "schedule": crontab(hour=2, minute=20),
+        "args": ("rules",),
+    },
+    "mining-churn-nightly": {
+        "task": "shopops.registry.tasks.model_training_enqueue_task",
+        "schedule": crontab(hour=2, minute=40),
+        "args": ("churn",),
+    },
 }
 
 # --- files ----------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/registry/", include("shopops.registry.api_urls")),
     path("dashboard/", include("shopops.dashboard.urls")),
     path("dashboard/models/", include("shopops.registry.urls")),
+    path("dashboard/mining/", include("mining.urls")),
+    path("api/mining/", include("mining.api_urls")),
     path("", include("shopops.store.storefront_urls")),
 ]
 

@@ -66,3 +66,11 @@ def api_client():
 def staff_api(api_client, staff_user):
     api_client.force_authenticate(staff_user)
     return api_client
+
+
+@pytest.fixture
+def no_registered_trainers(monkeypatch):
+    """Hide the apps' registered model kinds, for tests that register only their own."""
+    from shopops.registry import services
+
+    monkeypatch.setattr(services, "_TRAINERS", {})

@@ -5,4 +5,8 @@ class DashboardConfig(AppConfig):
     name = "shopops.dashboard"
     label = "dashboard"
     verbose_name = "Dashboard"
-    dashboard_links = [("Overview", "dashboard:home", 0), ("Imports", "dashboard:imports", 80)]
+    dashboard_links = [
+        ("Overview", "dashboard:home", 0),
+        ("Products", "dashboard:products", 10),
+        ("Imports", "dashboard:imports", 80),
+    ]

@@ -158,7 +158,16 @@ def _code_version() -> str:
 
 def _library_versions() -> dict[str, str]:
     versions = {}
-    for name in ("django", "numpy", "scipy", "scikit-learn", "torch", "implicit", "pillow"):
+    for name in (
+        "django",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "torch",
+        "implicit",
+        "pillow",
+        "kneed",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -21,3 +21,13 @@ def model_training_run_task(version_id: int) -> int:
 @shared_task
 def stale_trainings_fail_task() -> int:
     return services.stale_trainings_fail()
+
+
+@shared_task
+def model_training_enqueue_task(kind: str) -> int | None:
+    """Beat's entry point: queue a training of ``kind`` unless one is already running."""
+    try:
+        version = services.model_training_enqueue(kind=kind)
+    except services.TrainingInProgress:
+        return None
+    return version.id

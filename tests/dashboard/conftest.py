@@ -17,6 +17,11 @@ from tests.factories import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _registry_pages_start_with_no_trainers(no_registered_trainers):
+    """These pages list registered kinds; the tests register the kinds they need themselves."""
+
+
 def _at(day: int, month: int = 6) -> datetime:
     return datetime(2024, month, day, 12, 0, tzinfo=UTC)
 
