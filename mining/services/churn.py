@@ -51,9 +51,9 @@ from shopops.registry.services import (
     Trainer,
     TrainingDataError,
     TrainingResult,
-    artifact_directory,
     metric_gate,
     model_version_artifact_verify,
+    model_version_training_into,
 )
 
 KIND = "churn"
@@ -200,13 +200,7 @@ def _int_param(params: dict[str, Any], name: str, default: int, *, minimum: int)
 
 
 def _version_in_training(artifact_dir: Path) -> ModelVersion:
-    """The version this training writes for: the kind's one version in training (its lock),
-    whose artifact directory the registry handed us."""
-    version = ModelVersion.objects.get(kind=KIND, status=ModelVersion.Status.TRAINING)
-    expected = artifact_directory(kind=KIND, version=version.version)
-    if Path(artifact_dir).resolve() != expected.resolve():
-        raise RuntimeError(f"{artifact_dir} is not the artifact directory of {version}")
-    return version
+    return model_version_training_into(kind=KIND, artifact_dir=artifact_dir)
 
 
 def _day(value: datetime) -> str:

@@ -44,6 +44,7 @@ from shopops.registry.services import (
     TrainingDataError,
     TrainingResult,
     model_version_artifact_verify,
+    model_version_training_into,
 )
 from shopops.store.models import Product
 
@@ -131,16 +132,7 @@ def rules_params_clean(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _version_in_training(artifact_dir: Path) -> ModelVersion:
-    """The version being trained: the kind's training row (the registry's per-kind lock) whose
-    number names ``artifact_dir``."""
-    try:
-        return ModelVersion.objects.get(
-            kind=RULES_KIND, status=ModelVersion.Status.TRAINING, version=int(artifact_dir.name)
-        )
-    except (ValueError, ModelVersion.DoesNotExist):
-        raise RuntimeError(
-            f"No {RULES_KIND} version is training into {artifact_dir}; train through the registry."
-        ) from None
+    return model_version_training_into(kind=RULES_KIND, artifact_dir=artifact_dir)
 
 
 def _explosion_check(baskets: list[set[int]], params: dict[str, Any]) -> None:

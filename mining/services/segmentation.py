@@ -39,8 +39,8 @@ from shopops.registry.services import (
     Trainer,
     TrainingDataError,
     TrainingResult,
-    artifact_directory,
     metric_gate,
+    model_version_training_into,
 )
 
 KIND = "segmentation"
@@ -180,13 +180,7 @@ def segmentation_train(
 
 
 def _version_in_training(artifact_dir: Path) -> ModelVersion:
-    """The version this training writes for: the kind's one version in training (its lock),
-    whose artifact directory the registry handed us."""
-    version = ModelVersion.objects.get(kind=KIND, status=ModelVersion.Status.TRAINING)
-    expected = artifact_directory(kind=KIND, version=version.version)
-    if Path(artifact_dir).resolve() != expected.resolve():
-        raise RuntimeError(f"{artifact_dir} is not the artifact directory of {version}")
-    return version
+    return model_version_training_into(kind=KIND, artifact_dir=artifact_dir)
 
 
 def _as_of(value: Any) -> datetime | None:

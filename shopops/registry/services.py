@@ -218,6 +218,20 @@ def model_version_start(*, kind: str, params: dict[str, Any] | None = None) -> M
     raise TrainingInProgress(f"Could not allocate a new {kind} version; try again.")
 
 
+def model_version_training_into(*, kind: str, artifact_dir: Path) -> ModelVersion:
+    """The version a trainer is writing for: the kind's one version in training (its lock),
+    whose artifact directory the registry handed to ``train``."""
+    version = ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.TRAINING).first()
+    if version is None or (
+        Path(artifact_dir).resolve()
+        != artifact_directory(kind=kind, version=version.version).resolve()
+    ):
+        raise RuntimeError(
+            f"No {kind} version is training into {artifact_dir}; train through the registry."
+        )
+    return version
+
+
 def model_version_progress(*, version_id: int, progress: float, message: str = "") -> None:
     ModelVersion.objects.filter(id=version_id, status=ModelVersion.Status.TRAINING).update(
         progress=min(max(float(progress), 0.0), 1.0),

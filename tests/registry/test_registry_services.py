@@ -253,3 +253,13 @@ def test_concurrent_starts_take_the_lock_once():
 
     assert sorted(outcomes) == ["locked", "locked", "locked", "started"]
     assert ModelVersion.objects.filter(kind="race").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_trainer_finds_the_version_it_trains_into(toy_trainer):
+    version = services.model_version_start(kind="toy")
+    directory = services.artifact_directory(kind="toy", version=version.version)
+
+    assert services.model_version_training_into(kind="toy", artifact_dir=directory) == version
+    with pytest.raises(RuntimeError, match="No toy version is training into"):
+        services.model_version_training_into(kind="toy", artifact_dir=directory.parent / "9")
