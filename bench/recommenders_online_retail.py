@@ -31,8 +31,6 @@ data file (``../shared/data/online-retail/online_retail.csv.gz``) is absent.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -62,6 +60,7 @@ from recommendations.engine import (  # noqa: E402
     interaction_matrix,
     tune_hybrid_weights,
 )
+from recommendations.engine.datasets import load_online_retail as load_events  # noqa: E402
 from recommendations.engine.evaluation import (  # noqa: E402
     evaluate,
     format_table,
@@ -72,11 +71,6 @@ from recommendations.engine.evaluation import (  # noqa: E402
 from recommendations.engine.evaluation import ndcg_at_k as ndcg  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
-# Postage, fees, manual adjustments, charity: lines that are not products.
-NON_PRODUCT_CODES = frozenset(
-    {"POST", "DOT", "M", "C2", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS"}
-)
-GIFT_VOUCHER_PREFIX = "GIFT_"
 
 # Interaction weights: every line counts once whatever its quantity, and each net cell is
 # log1p'd. On validation, weighting by quantity (wholesale lines of thousands of units) lost
@@ -91,46 +85,6 @@ SEED = 0
 # 5-7 members and did not beat EASE alone on the held-out half (0.0983-0.1013 vs 0.0992),
 # while 2 % kept the collaborative + content pair and did (0.1013-0.1027).
 MIN_GAIN = 0.02
-
-
-def load_events(path: Path) -> tuple[EventRows, list[str], list[str], list[str]]:
-    """Purchases and returns as EventRows, with customer ids, stock codes and item texts."""
-    customers: dict[str, int] = {}
-    items: dict[str, int] = {}
-    descriptions: dict[str, str] = {}
-    users, products, times, returns = [], [], [], []
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-        for line in csv.DictReader(handle):
-            customer = line["CustomerID"].strip()
-            code = line["StockCode"].strip().upper()
-            if not customer or code in NON_PRODUCT_CODES or code.startswith(GIFT_VOUCHER_PREFIX):
-                continue
-            if float(line["UnitPrice"]) <= 0:
-                continue
-            quantity = int(line["Quantity"])
-            is_return = line["InvoiceNo"].startswith("C")
-            if quantity == 0 or (not is_return and quantity < 0):
-                continue
-            users.append(customers.setdefault(customer, len(customers)))
-            products.append(items.setdefault(code, len(items)))
-            times.append(line["InvoiceDate"])
-            returns.append(is_return)
-            description = line["Description"].strip()
-            if description:
-                # The first description seen (the file is in time order): choosing the most
-                # common one would let test-period lines pick the training text.
-                descriptions.setdefault(code, description)
-    texts = [descriptions.get(code, code) for code in items]
-    rows = EventRows.from_arrays(
-        users,
-        products,
-        np.array(times, dtype="datetime64[s]"),
-        "purchase",
-        # One line, one unit of preference: see TRANSFORM.
-        quantities=None,
-        is_return=returns,
-    )
-    return rows, list(customers), list(items), texts
 
 
 def build(rows: EventRows, shape: tuple[int, int], **settings: Any) -> sparse.csr_matrix:

@@ -5,3 +5,9 @@ class RecommendationsConfig(AppConfig):
     name = "recommendations"
     # Merchant pages register here as (title, url name, order) once the app has them.
     dashboard_links: list[tuple[str, str, int]] = []
+
+    def ready(self) -> None:
+        from recommendations.services import recommendations_trainer
+        from shopops.registry.services import trainer_register
+
+        trainer_register(recommendations_trainer())

@@ -178,6 +178,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=2, minute=20),
         "args": ("rules",),
     },
+    "recommendations-nightly": {
+        "task": "shopops.registry.tasks.model_training_enqueue_task",
+        "schedule": crontab(hour=3, minute=0),
+        "args": ("recommender",),
+    },
     "mining-churn-nightly": {
         "task": "shopops.registry.tasks.model_training_enqueue_task",
         "schedule": crontab(hour=2, minute=40),

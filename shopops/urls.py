@@ -19,6 +19,7 @@ urlpatterns = [
     path("dashboard/models/", include("shopops.registry.urls")),
     path("dashboard/mining/", include("mining.urls")),
     path("api/mining/", include("mining.api_urls")),
+    path("api/recommendations/", include("recommendations.api_urls")),
     path("", include("shopops.store.storefront_urls")),
 ]
 

@@ -1,0 +1,345 @@
+"""Reads for the recommender: the interaction rows training needs, and every serving list.
+
+Serving is a lookup of the rows the active ``recommender`` version precomputed
+(:class:`~recommendations.models.CustomerRecommendation`, :class:`SimilarProduct`), filtered
+at read time (inactive, out-of-stock and, by default, already bought products never show),
+with cold-start fallbacks: a customer without rows gets what is popular in their segment
+(or the whole shop); a product without rows gets products with a similar text (TF-IDF,
+computed on the fly). Every item carries a ``score`` and a readable ``reason``.
+
+Lists are cached in Django's cache under a key holding the active version id and a namespace
+counter that the trainer's ``on_promote`` hook bumps, so a promotion invalidates them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
+from scipy import sparse
+
+from mining.selectors import rules as rules_selectors
+from mining.selectors import segmentation as segmentation_selectors
+from recommendations.engine import ContentRecommender, EventRows
+from recommendations.models import CustomerRecommendation, SimilarProduct
+from shopops.registry.models import ModelVersion
+from shopops.registry.services import active_model_version
+from shopops.store.models import Event, Order, OrderItem, Product
+
+KIND = "recommender"
+CACHE_NAMESPACE_KEY = "recommendations:namespace"
+CACHE_SECONDS = 60 * 60
+# Events that say something about taste; purchases come from the orders table instead (the
+# storefront's purchase events duplicate order lines), searches name no product.
+BEHAVIOUR_EVENTS = (Event.Type.VIEW, Event.Type.CART, Event.Type.CLICK)
+
+REASON_BOUGHT = "bought"
+REASON_SEGMENT = "segment_popular"
+REASON_POPULAR = "popular"
+REASON_SIMILAR = "similar"
+REASON_TOGETHER = "bought_together"
+
+
+# --- training data -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class InteractionData:
+    """Event rows over indices, and the ids and texts the indices stand for."""
+
+    rows: EventRows
+    customer_ids: np.ndarray
+    product_ids: np.ndarray
+    product_features: list[dict[str, str]]
+
+
+def interaction_data_get(*, since: datetime | None = None) -> InteractionData:
+    """Purchases (returned orders subtract) and view/cart/click events of known customers.
+
+    One ``values_list`` query per table; every product (active or not) gets an index so a
+    product that comes back keeps its history.
+    """
+    items = OrderItem.objects.filter(
+        order__customer__isnull=False,
+        order__status__in=[*Order.SALE_STATUSES, Order.Status.RETURNED],
+    )
+    events = Event.objects.filter(
+        customer__isnull=False, product__isnull=False, event_type__in=BEHAVIOUR_EVENTS
+    )
+    if since is not None:
+        items = items.filter(order__placed_at__gte=since)
+        events = events.filter(occurred_at__gte=since)
+    order_rows = list(
+        items.values_list(
+            "order__customer_id", "product_id", "order__placed_at", "quantity", "order__status"
+        )
+    )
+    event_rows = list(events.values_list("customer_id", "product_id", "occurred_at", "event_type"))
+    products = list(
+        Product.objects.order_by("id").values_list("id", "name", "description", "category__name")
+    )
+    product_ids = np.array([row[0] for row in products], dtype=np.int64)
+    customers = np.array(
+        [row[0] for row in order_rows] + [row[0] for row in event_rows], dtype=np.int64
+    )
+    customer_ids, users = np.unique(customers, return_inverse=True)
+    item_ids = np.array(
+        [row[1] for row in order_rows] + [row[1] for row in event_rows], dtype=np.int64
+    )
+    items_index = np.searchsorted(product_ids, item_ids)
+    times = [row[2].timestamp() for row in order_rows] + [row[2].timestamp() for row in event_rows]
+    types = ["purchase"] * len(order_rows) + [str(row[3]) for row in event_rows]
+    quantities = [1.0] * len(order_rows) + [1.0] * len(event_rows)
+    is_return = [row[4] == Order.Status.RETURNED for row in order_rows] + [False] * len(event_rows)
+    rows = EventRows.from_arrays(
+        users.astype(np.int64),
+        items_index.astype(np.int64),
+        np.asarray(times, dtype=np.float64),
+        np.asarray(types, dtype=object),
+        quantities=np.asarray(quantities),
+        is_return=np.asarray(is_return, dtype=bool),
+    )
+    features = [
+        {"name": name, "description": description or "", "category": category or ""}
+        for _id, name, description, category in products
+    ]
+    return InteractionData(rows, customer_ids, product_ids, features)
+
+
+# --- serving -------------------------------------------------------------------------------------
+
+
+def active_recommender_version() -> ModelVersion | None:
+    return active_model_version(kind=KIND)
+
+
+def cache_namespace() -> int:
+    return int(cache.get(CACHE_NAMESPACE_KEY, 0))
+
+
+def cache_namespace_bump() -> None:
+    """Invalidate every cached list (called when a recommender version is promoted)."""
+    try:
+        cache.incr(CACHE_NAMESPACE_KEY)
+    except ValueError:
+        cache.set(CACHE_NAMESPACE_KEY, 1, timeout=None)
+
+
+def _cache_key(version: ModelVersion | None, *parts: Any) -> str:
+    version_id = version.id if version else 0
+    return ":".join(["recommendations", str(cache_namespace()), str(version_id), *map(str, parts)])
+
+
+def _servable_products() -> QuerySet[Product]:
+    # stock is null when the shop does not track it: such a product is available.
+    return Product.objects.filter(is_active=True).filter(Q(stock__isnull=True) | Q(stock__gt=0))
+
+
+def _bought_product_ids(customer_id: int) -> set[int]:
+    return set(
+        OrderItem.objects.filter(
+            order__customer_id=customer_id, order__status__in=Order.SALE_STATUSES
+        ).values_list("product_id", flat=True)
+    )
+
+
+def _item(product: dict[str, Any], *, score: float, reason_code: str, reason: str) -> dict:
+    return {
+        "product_id": product["id"],
+        "sku": product["sku"],
+        "name": product["name"],
+        "price": product["price"],
+        "currency": product["currency"],
+        "score": float(score),
+        "reason_code": reason_code,
+        "reason": reason,
+    }
+
+
+def _products_by_id(ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
+    return {
+        row["id"]: row
+        for row in _servable_products()
+        .filter(id__in=ids)
+        .values("id", "sku", "name", "price", "currency")
+    }
+
+
+def customer_recommendations_list(
+    *, customer_id: int, limit: int = 10, exclude_bought: bool = True
+) -> list[dict[str, Any]]:
+    """The customer's top ``limit`` products, best first, each with a score and a reason.
+
+    From the active version's precomputed rows; topped up (or, for a customer the version has
+    no rows for, replaced) by :func:`segment_popular_list`.
+    """
+    version = active_recommender_version()
+    key = _cache_key(version, "customer", customer_id, limit, int(exclude_bought))
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    bought = _bought_product_ids(customer_id) if exclude_bought else set()
+    rows = []
+    if version is not None:
+        rows = list(
+            CustomerRecommendation.objects.filter(model_version=version, customer_id=customer_id)
+            .order_by("rank")
+            .values_list("product_id", "score", "reason", "reason_product__name")
+        )
+    products = _products_by_id([row[0] for row in rows])
+    result = []
+    for product_id, score, reason_code, reason_name in rows:
+        if product_id not in products or product_id in bought:
+            continue
+        if reason_code == CustomerRecommendation.Reason.BOUGHT and reason_name:
+            reason = f"because you bought {reason_name}"
+        else:
+            reason_code, reason = REASON_POPULAR, "popular in the shop"
+        result.append(
+            _item(products[product_id], score=score, reason_code=reason_code, reason=reason)
+        )
+        if len(result) == limit:
+            break
+    if len(result) < limit:
+        shown = {item["product_id"] for item in result}
+        for item in segment_popular_list(
+            customer_id=customer_id, limit=limit + len(shown), exclude_bought=exclude_bought
+        ):
+            if item["product_id"] not in shown and len(result) < limit:
+                result.append(item)
+    cache.set(key, result, CACHE_SECONDS)
+    return result
+
+
+def segment_popular_list(
+    *, customer_id: int, limit: int = 10, exclude_bought: bool = True
+) -> list[dict[str, Any]]:
+    """What the customer's segment buys most (distinct buyers), else the whole shop's best."""
+    version = active_recommender_version()
+    key = _cache_key(version, "segment", customer_id, limit, int(exclude_bought))
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    bought = _bought_product_ids(customer_id) if exclude_bought else set()
+    sales = OrderItem.objects.filter(
+        order__status__in=Order.SALE_STATUSES, product__in=_servable_products()
+    ).exclude(product_id__in=bought)
+    result: list[dict[str, Any]] = []
+    segmentation = segmentation_selectors.active_segmentation_version()
+    membership = (
+        segmentation_selectors.customer_segment_get(customer_id=customer_id, version=segmentation)
+        if segmentation is not None
+        else None
+    )
+    if membership is not None and not membership.segment.is_noise:
+        members = segmentation_selectors.segment_members(segment=membership.segment).values(
+            "customer_id"
+        )
+        result = _popular(
+            sales.filter(order__customer_id__in=members),
+            limit,
+            reason_code=REASON_SEGMENT,
+            reason="popular with customers like you",
+        )
+    if len(result) < limit:
+        shown = {item["product_id"] for item in result}
+        for item in _popular(
+            sales, limit + len(shown), reason_code=REASON_POPULAR, reason="popular in the shop"
+        ):
+            if item["product_id"] not in shown and len(result) < limit:
+                result.append(item)
+    cache.set(key, result, CACHE_SECONDS)
+    return result
+
+
+def _popular(
+    sales: QuerySet[OrderItem], limit: int, *, reason_code: str, reason: str
+) -> list[dict[str, Any]]:
+    counts = list(
+        sales.values("product_id")
+        .annotate(buyers=Count("order__customer_id", distinct=True))
+        .order_by("-buyers", "product_id")
+        .values_list("product_id", "buyers")[:limit]
+    )
+    products = _products_by_id([product_id for product_id, _ in counts])
+    return [
+        _item(products[product_id], score=buyers, reason_code=reason_code, reason=reason)
+        for product_id, buyers in counts
+        if product_id in products
+    ]
+
+
+def similar_products_list(*, product_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    """Products like ``product_id`` ("similar to X"): precomputed, else by text similarity."""
+    version = active_recommender_version()
+    key = _cache_key(version, "similar", product_id, limit)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    source = Product.objects.filter(id=product_id).values_list("name", flat=True).first()
+    if source is None:
+        return []
+    rows = []
+    if version is not None:
+        rows = list(
+            SimilarProduct.objects.filter(model_version=version, product_id=product_id)
+            .order_by("rank")
+            .values_list("similar_product_id", "score")
+        )
+    if not rows:
+        rows = _content_similar(product_id, limit * 2)
+    products = _products_by_id([similar for similar, _ in rows])
+    result = [
+        _item(
+            products[similar],
+            score=score,
+            reason_code=REASON_SIMILAR,
+            reason=f"similar to {source}",
+        )
+        for similar, score in rows
+        if similar in products and similar != product_id
+    ][:limit]
+    cache.set(key, result, CACHE_SECONDS)
+    return result
+
+
+def _content_similar(product_id: int, limit: int) -> list[tuple[int, float]]:
+    """TF-IDF neighbours of a product among active ones (cold start: no CF rows yet)."""
+    catalogue = list(
+        Product.objects.filter(Q(is_active=True) | Q(id=product_id))
+        .order_by("id")
+        .values_list("id", "name", "description", "category__name")
+    )
+    ids = [row[0] for row in catalogue]
+    if product_id not in ids or len(ids) < 2:
+        return []
+    features = [
+        {"name": name, "description": description or "", "category": category or ""}
+        for _id, name, description, category in catalogue
+    ]
+    model = ContentRecommender().fit(sparse.csr_matrix((1, len(ids))), item_features=features)
+    indices, scores = model.similar_items(ids.index(product_id), limit)
+    return [(ids[index], float(score)) for index, score in zip(indices, scores, strict=True)]
+
+
+def frequently_bought_together_list(*, product_id: int, limit: int = 5) -> list[dict[str, Any]]:
+    """The active rules model's consequents of ``product_id`` ("often bought with X")."""
+    source = Product.objects.filter(id=product_id).values_list("name", flat=True).first()
+    if source is None:
+        return []
+    together = rules_selectors.frequently_bought_together(product_id=product_id, limit=limit)
+    products = _products_by_id([row["product_id"] for row in together])
+    return [
+        _item(
+            products[row["product_id"]],
+            score=row["lift"],
+            reason_code=REASON_TOGETHER,
+            reason=f"often bought with {source}",
+        )
+        for row in together
+        if row["product_id"] in products
+    ]
