@@ -1,0 +1,195 @@
+"""Bilingual intent classifier: character + word n-gram TF-IDF and a linear model.
+
+Pure Python and scikit-learn; no Django. Follows the scikit-learn estimator conventions
+(params in ``__init__``, ``fit`` returns ``self``, fitted attributes end in ``_``).
+Artifacts are a ``.npz`` of arrays plus a JSON file of vocabularies and params: no pickle,
+so loading a model file can never execute code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from chatbot.engine.tokenize import normalize, tokenize
+
+CLARIFY = "clarify"
+
+INTENTS = (
+    "greet",
+    "goodbye",
+    "thanks",
+    "product_search",
+    "price_query",
+    "stock_query",
+    "recommend",
+    "cheaper_alternative",
+    "order_status",
+    "cancel_order",
+    "return_refund",
+    "shipping_delivery",
+    "payment_issue",
+    "contact_human",
+    "faq",
+    "out_of_scope",
+)
+
+
+def _preprocess(text: str) -> str:
+    return normalize(text).lower()
+
+
+def word_ngrams(text: str) -> list[str]:
+    """Word unigrams and bigrams from the language-aware tokenizer (jieba for Chinese)."""
+    tokens = tokenize(text)
+    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+
+
+def _char_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        preprocessor=_preprocess,
+        sublinear_tf=True,
+        min_df=1,
+        vocabulary=vocabulary,
+    )
+
+
+def _word_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True, vocabulary=vocabulary)
+
+
+class IntentClassifier:
+    """Predict a shop-chat intent with a confidence in [0, 1].
+
+    Parameters
+    ----------
+    threshold : float
+        Below this top-class probability :meth:`predict` answers ``"clarify"`` so that the
+        dialogue asks the customer to rephrase instead of acting on a guess.
+    C : float
+        Inverse regularisation strength of the logistic regression.
+    max_iter : int
+        Solver iterations.
+    random_state : int | None
+        Seed passed to the linear model.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.25,
+        C: float = 20.0,
+        max_iter: int = 2000,
+        random_state: int | None = 0,
+    ) -> None:
+        self.threshold = threshold
+        self.C = C
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return sp.hstack(
+            [self.char_vectorizer_.transform(texts), self.word_vectorizer_.transform(texts)]
+        ).tocsr()
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> IntentClassifier:
+        """Fit vectorizers and the linear model on ``texts`` and their intent ``labels``."""
+        texts = list(texts)
+        self.char_vectorizer_ = _char_vectorizer().fit(texts)
+        self.word_vectorizer_ = _word_vectorizer().fit(texts)
+        self.model_ = LogisticRegression(
+            C=self.C, max_iter=self.max_iter, random_state=self.random_state
+        ).fit(self._features(texts), list(labels))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, columns ordered as ``classes_``."""
+        return self.model_.predict_proba(self._features(list(texts)))
+
+    def coverage(self, texts: Sequence[str]) -> np.ndarray:
+        """Fraction of each text's words that the model saw in training (0 for empty text)."""
+        vocabulary = self.word_vectorizer_.vocabulary_
+        result = np.zeros(len(texts))
+        for row, text in enumerate(texts):
+            tokens = tokenize(text)
+            if tokens:
+                result[row] = sum(token in vocabulary for token in tokens) / len(tokens)
+        return result
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """Return ``(intent, confidence)`` per text; intent is ``"clarify"`` below threshold.
+
+        Confidence is the top-class probability scaled down when fewer than half of the words
+        are known: softmax over character n-grams is confidently wrong on gibberish, and a
+        text made of unseen words is exactly the case where the bot should ask again.
+        """
+        texts = list(texts)
+        probabilities = self.predict_proba(texts)
+        trust = np.minimum(1.0, 2.0 * self.coverage(texts))
+        best = probabilities.argmax(axis=1)
+        results = []
+        for row, index in enumerate(best):
+            confidence = float(probabilities[row, index] * trust[row])
+            intent = str(self.classes_[index]) if confidence >= self.threshold else CLARIFY
+            results.append((intent, confidence))
+        return results
+
+    def predict_labels(self, texts: Sequence[str]) -> list[str]:
+        """Top intent per text, ignoring the threshold (for evaluation)."""
+        probabilities = self.predict_proba(texts)
+        return [str(self.classes_[i]) for i in probabilities.argmax(axis=1)]
+
+    def save(self, path: str | Path) -> None:
+        """Write ``<path>.npz`` (idf, coefficients) and ``<path>.json`` (vocabularies, params)."""
+        path = Path(path)
+        np.savez_compressed(
+            path.with_suffix(".npz"),
+            char_idf=self.char_vectorizer_.idf_,
+            word_idf=self.word_vectorizer_.idf_,
+            coef=self.model_.coef_,
+            intercept=self.model_.intercept_,
+        )
+        meta = {
+            "params": {
+                "threshold": self.threshold,
+                "C": self.C,
+                "max_iter": self.max_iter,
+                "random_state": self.random_state,
+            },
+            "classes": [str(c) for c in self.classes_],
+            "char_vocabulary": {k: int(v) for k, v in self.char_vectorizer_.vocabulary_.items()},
+            "word_vocabulary": {k: int(v) for k, v in self.word_vectorizer_.vocabulary_.items()},
+        }
+        path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntentClassifier:
+        """Rebuild a fitted classifier from the files written by :meth:`save`."""
+        path = Path(path)
+        meta = json.loads(path.with_suffix(".json").read_text("utf-8"))
+        with np.load(path.with_suffix(".npz"), allow_pickle=False) as arrays:
+            char_idf, word_idf = arrays["char_idf"], arrays["word_idf"]
+            coef, intercept = arrays["coef"], arrays["intercept"]
+        classifier = cls(**meta["params"])
+        classifier.char_vectorizer_ = _char_vectorizer(meta["char_vocabulary"])
+        classifier.char_vectorizer_.idf_ = char_idf
+        classifier.word_vectorizer_ = _word_vectorizer(meta["word_vocabulary"])
+        classifier.word_vectorizer_.idf_ = word_idf
+        model = LogisticRegression(
+            C=classifier.C, max_iter=classifier.max_iter, random_state=classifier.random_state
+        )
+        model.classes_ = np.array(meta["classes"], dtype=object)
+        model.coef_ = coef
+        model.intercept_ = intercept
+        model.n_features_in_ = coef.shape[1]
+        classifier.model_ = model
+        classifier.classes_ = model.classes_
+        return classifier
