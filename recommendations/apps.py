@@ -4,7 +4,7 @@ from django.apps import AppConfig
 class RecommendationsConfig(AppConfig):
     name = "recommendations"
     # Merchant pages register here as (title, url name, order) once the app has them.
-    dashboard_links: list[tuple[str, str, int]] = []
+    dashboard_links = [("Recommendations", "recommendations:overview", 50)]
 
     def ready(self) -> None:
         from recommendations.services import recommendations_trainer

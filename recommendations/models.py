@@ -103,3 +103,35 @@ class RecommenderEvaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recommender} ndcg@{self.k}={self.ndcg:.4f}"
+
+
+class Experiment(models.Model):
+    """An A/B test of recommendation variants; customers are split between them by a hash.
+
+    ``variants`` is a list of objects, each with a unique ``name`` and whatever describes it
+    (``{"name": "A", "recommender": "hybrid"}``). At most one experiment is active at a time,
+    so the serving API knows which one an impression belongs to.
+    """
+
+    name = models.SlugField(max_length=64, unique=True)
+    variants = models.JSONField(default=list)
+    is_active = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=models.Q(is_active=True),
+                name="experiment_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def variant_names(self) -> list[str]:
+        return [str(variant["name"]) for variant in self.variants]

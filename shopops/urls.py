@@ -18,6 +18,7 @@ urlpatterns = [
     path("dashboard/", include("shopops.dashboard.urls")),
     path("dashboard/models/", include("shopops.registry.urls")),
     path("dashboard/mining/", include("mining.urls")),
+    path("dashboard/recommendations/", include("recommendations.urls")),
     path("api/mining/", include("mining.api_urls")),
     path("api/recommendations/", include("recommendations.api_urls")),
     path("", include("shopops.store.storefront_urls")),
