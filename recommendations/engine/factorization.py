@@ -47,10 +47,19 @@ class _FactorModel(Recommender):
         denominator = norms * norms[item_index]
         return np.divide(dots, denominator, out=np.zeros_like(dots), where=denominator > 0)
 
-    def _train(self, model: Any, matrix: sparse.csr_matrix) -> None:
-        model.fit(sparse.csr_matrix(matrix, dtype=np.float32), show_progress=False)
+    def _implicit_model(self) -> Any:
+        """The unfitted ``implicit`` estimator for this model's parameters."""
+        raise NotImplementedError
+
+    def fit(self, interactions: sparse.csr_matrix, *, item_features: Any = None) -> Self:
+        self._check_common()
+        matrix = self._fit_interactions(interactions)
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = self._implicit_model()
+            model.fit(sparse.csr_matrix(matrix, dtype=np.float32), show_progress=False)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        return self
 
 
 class ALSRecommender(_FactorModel):
@@ -88,24 +97,19 @@ class ALSRecommender(_FactorModel):
         self.random_state = random_state
         self.num_threads = num_threads
 
-    def fit(self, interactions: sparse.csr_matrix, *, item_features: Any = None) -> Self:
+    def _implicit_model(self) -> Any:
         from implicit.cpu.als import AlternatingLeastSquares
 
-        self._check_common()
-        matrix = self._fit_interactions(interactions)
-        with threadpool_limits(limits=1, user_api="blas"):
-            model = AlternatingLeastSquares(
-                factors=int(self.factors),
-                regularization=float(self.regularization),
-                alpha=float(self.alpha),
-                iterations=int(self.iterations),
-                use_cg=True,
-                calculate_training_loss=False,
-                num_threads=int(self.num_threads),
-                random_state=self.random_state,
-            )
-            self._train(model, matrix)
-        return self
+        return AlternatingLeastSquares(
+            factors=int(self.factors),
+            regularization=float(self.regularization),
+            alpha=float(self.alpha),
+            iterations=int(self.iterations),
+            use_cg=True,
+            calculate_training_loss=False,
+            num_threads=int(self.num_threads),
+            random_state=self.random_state,
+        )
 
 
 class BPRRecommender(_FactorModel):
@@ -131,19 +135,14 @@ class BPRRecommender(_FactorModel):
         self.random_state = random_state
         self.num_threads = num_threads
 
-    def fit(self, interactions: sparse.csr_matrix, *, item_features: Any = None) -> Self:
+    def _implicit_model(self) -> Any:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-        self._check_common()
-        matrix = self._fit_interactions(interactions)
-        with threadpool_limits(limits=1, user_api="blas"):
-            model = BayesianPersonalizedRanking(
-                factors=int(self.factors),
-                learning_rate=float(self.learning_rate),
-                regularization=float(self.regularization),
-                iterations=int(self.iterations),
-                num_threads=int(self.num_threads),
-                random_state=self.random_state,
-            )
-            self._train(model, matrix)
-        return self
+        return BayesianPersonalizedRanking(
+            factors=int(self.factors),
+            learning_rate=float(self.learning_rate),
+            regularization=float(self.regularization),
+            iterations=int(self.iterations),
+            num_threads=int(self.num_threads),
+            random_state=self.random_state,
+        )
