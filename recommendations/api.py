@@ -87,6 +87,10 @@ class MyRecommendationsView(ApiViewMixin, APIView):
         customer = customer_for_user(user=request.user)
         if customer is None:
             raise Http404
+        return self.respond(request, customer)
+
+    def respond(self, request: Request, customer) -> Response:
+        """The list for the already looked-up customer (subclasses add to the response)."""
         return _response(
             selectors.customer_recommendations_list(customer_id=customer.id, limit=_k(request))
         )

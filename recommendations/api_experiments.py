@@ -22,9 +22,7 @@ from rest_framework.views import APIView
 
 from recommendations import experiments
 from recommendations.api import (
-    ListInputSerializer,
     MyRecommendationsView,
-    RecommendationListOutputSerializer,
 )
 from shopops.store.api import ApiViewMixin
 from shopops.store.models import Product
@@ -81,12 +79,10 @@ class RecommendationClickView(ApiViewMixin, APIView):
 class ExperimentMyRecommendationsView(MyRecommendationsView):
     """The customer's own list, logged as an impression while an experiment runs."""
 
-    @extend_schema(parameters=[ListInputSerializer], responses=RecommendationListOutputSerializer)
-    def get(self, request: Request) -> Response:
-        response = super().get(request)
+    def respond(self, request: Request, customer) -> Response:
+        response = super().respond(request, customer)
         experiment = experiments.experiment_active_get()
-        customer = customer_for_user(user=request.user)
-        if experiment is None or customer is None or response.status_code != 200:
+        if experiment is None:
             return response
         variant = experiments.experiment_impression_record(
             experiment=experiment,
