@@ -188,7 +188,38 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=2, minute=40),
         "args": ("churn",),
     },
+    "chatbot-intent-nightly": {
+        "task": "shopops.registry.tasks.model_training_enqueue_task",
+        "schedule": crontab(hour=3, minute=30),
+        "args": ("intent",),
+    },
+    "vision-cnn-weekly": {
+        "task": "shopops.registry.tasks.model_training_enqueue_task",
+        "schedule": crontab(hour=4, minute=0, day_of_week="sun"),
+        "args": ("cnn",),
+    },
 }
+
+# --- chatbot --------------------------------------------------------------------------------
+# Below this confidence the bot asks the customer to rephrase instead of guessing.
+CHAT_CONFIDENCE_THRESHOLD = float(os.environ.get("CHAT_CONFIDENCE_THRESHOLD", "0.45"))
+# Longest customer message accepted over the websocket (characters); longer frames get an error.
+CHAT_MESSAGE_MAX_CHARS = int(os.environ.get("CHAT_MESSAGE_MAX_CHARS", "1000"))
+# Per-connection rate limit: at most CHAT_RATE_LIMIT_MESSAGES in CHAT_RATE_LIMIT_SECONDS.
+CHAT_RATE_LIMIT_MESSAGES = int(os.environ.get("CHAT_RATE_LIMIT_MESSAGES", "20"))
+CHAT_RATE_LIMIT_SECONDS = float(os.environ.get("CHAT_RATE_LIMIT_SECONDS", "10"))
+
+# --- vision ---------------------------------------------------------------------------------
+# (vision settings: owned by the vision app)
+# Largest photo upload (bytes) and decoded size (pixels) accepted by search by photo.
+VISION_UPLOAD_MAX_BYTES = int(os.environ.get("VISION_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+VISION_UPLOAD_MAX_PIXELS = int(os.environ.get("VISION_UPLOAD_MAX_PIXELS", "25000000"))
+# Photo searches per client (DRF rate syntax), for the API and the storefront page alike.
+VISION_SEARCH_RATE = os.environ.get("VISION_SEARCH_RATE", "20/minute")
+# Category suggestions below this confidence are not shown to the merchant.
+VISION_SUGGESTION_MIN_CONFIDENCE = float(os.environ.get("VISION_SUGGESTION_MIN_CONFIDENCE", "0.5"))
+# A new CNN is promoted when its validation accuracy is at most this much below the active one.
+VISION_PROMOTION_TOLERANCE = float(os.environ.get("VISION_PROMOTION_TOLERANCE", "0.01"))
 
 # --- files ----------------------------------------------------------------------------------
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts"))

@@ -19,8 +19,13 @@ urlpatterns = [
     path("dashboard/models/", include("shopops.registry.urls")),
     path("dashboard/mining/", include("mining.urls")),
     path("dashboard/recommendations/", include("recommendations.urls")),
+    path("dashboard/chat/", include("chatbot.urls")),
+    path("dashboard/vision/", include("vision.urls")),
     path("api/mining/", include("mining.api_urls")),
     path("api/recommendations/", include("recommendations.api_urls")),
+    path("api/chat/", include("chatbot.api_urls")),
+    path("api/vision/", include("vision.api_urls")),
+    path("photo-search/", include("vision.storefront_urls")),
     path("", include("shopops.store.storefront_urls")),
 ]
 

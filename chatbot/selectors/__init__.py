@@ -1,0 +1,1 @@
+"""Chatbot reads: conversation history, transcripts, analytics, training examples."""

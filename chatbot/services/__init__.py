@@ -1,0 +1,1 @@
+"""Chatbot services: conversations (the dialogue turn, handoff), NLU models, intent training."""

@@ -1,0 +1,1 @@
+"""Merchant pages of the chatbot app (staff only), under /dashboard/chat/."""

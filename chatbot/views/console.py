@@ -1,0 +1,3 @@
+"""Merchant chat pages (console)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""REST API of the vision app."""
+
+urlpatterns: list = []
