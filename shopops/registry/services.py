@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -338,6 +339,9 @@ def model_version_promote(*, version_id: int) -> ModelVersion:
         version.status = ModelVersion.Status.ACTIVE
         version.promoted_at = timezone.now()
         version.save(update_fields=["status", "promoted_at"])
+        kind = version.kind
+        # Registered first, so an on_promote hook already reads the new id from the cache.
+        transaction.on_commit(lambda: active_model_version_id_refresh(kind=kind))
         trainer = _TRAINERS.get(version.kind)
         if trainer and trainer.on_promote:
             promoted = version
@@ -363,7 +367,72 @@ def model_version_rollback(*, kind: str) -> ModelVersion:
 
 
 def active_model_version(*, kind: str) -> ModelVersion | None:
+    """The active version's row, read from the database (authoritative; gates and pages)."""
     return ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
+
+
+# --- the active version id, cached for serving hot paths -----------------------------------------
+
+#: Backstop only: promotion refreshes the cached id on commit. A bound on how long a missed
+#: refresh (a crash between commit and callback, an active row deleted in the admin) can last.
+ACTIVE_VERSION_CACHE_SECONDS = 300
+_NO_ACTIVE_VERSION = 0  # cached for "no active version", which None cannot say
+
+
+def active_model_version_cache_key(*, kind: str) -> str:
+    """Where the kind's active id is cached, for a hot path that reads it in one ``get_many``
+    with keys of its own. The entry holds the id, 0 for "none", and may be missing: then
+    call :func:`active_model_version_id`."""
+    return f"registry:active-version-id:{kind}"
+
+
+def _active_version_cache_key(kind: str) -> str:
+    return active_model_version_cache_key(kind=kind)
+
+
+def _active_version_id_query(kind: str) -> int:
+    found = (
+        ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE)
+        .values_list("id", flat=True)
+        .first()
+    )
+    return found or _NO_ACTIVE_VERSION
+
+
+def active_model_version_ids(*, kinds: list[str]) -> dict[str, int | None]:
+    """Each kind's active version id (None when it has none), from one cache read.
+
+    For hot paths (serving): a warm call runs no query. A kind missing from the cache is
+    read from the database and stored with ``cache.add``, so a reader that read just before
+    a promotion committed cannot overwrite the id the promotion stored.
+    """
+    keys = {kind: _active_version_cache_key(kind) for kind in kinds}
+    cached = cache.get_many(list(keys.values()))
+    ids: dict[str, int | None] = {}
+    for kind, key in keys.items():
+        value = cached.get(key)
+        if value is None:
+            value = _active_version_id_query(kind)
+            cache.add(key, value, ACTIVE_VERSION_CACHE_SECONDS)
+        ids[kind] = value or None
+    return ids
+
+
+def active_model_version_id(*, kind: str) -> int | None:
+    """The active version's id of ``kind`` (None when none), cached; see
+    :func:`active_model_version_ids`."""
+    return active_model_version_ids(kinds=[kind])[kind]
+
+
+def active_model_version_id_refresh(*, kind: str) -> int | None:
+    """Store the kind's active id as the database has it now (promotion calls this on commit).
+
+    Reads the database rather than trusting the caller, so when two promotions of a kind
+    commit close together, the refresh that runs last stores the id that is active last.
+    """
+    value = _active_version_id_query(kind)
+    cache.set(_active_version_cache_key(kind), value, ACTIVE_VERSION_CACHE_SECONDS)
+    return value or None
 
 
 # --- running a training -------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import threading
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 
 from shopops.registry import services
@@ -263,3 +264,60 @@ def test_a_trainer_finds_the_version_it_trains_into(toy_trainer):
     assert services.model_version_training_into(kind="toy", artifact_dir=directory) == version
     with pytest.raises(RuntimeError, match="No toy version is training into"):
         services.model_version_training_into(kind="toy", artifact_dir=directory.parent / "9")
+
+
+# --- the cached active version id ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_active_version_id_is_cached_per_kind(django_assert_num_queries):
+    toy = ModelVersion.objects.create(kind="toy", version=1, status="active")
+    ModelVersion.objects.create(kind="other", version=1, status="ready")
+
+    assert services.active_model_version_ids(kinds=["toy", "other"]) == {
+        "toy": toy.id,
+        "other": None,
+    }
+    with django_assert_num_queries(0):
+        assert services.active_model_version_id(kind="toy") == toy.id
+        assert services.active_model_version_id(kind="other") is None
+
+
+@pytest.mark.django_db
+def test_promotion_and_rollback_refresh_the_cached_id_on_commit(
+    django_capture_on_commit_callbacks,
+):
+    first = ModelVersion.objects.create(kind="toy", version=1, status="ready")
+    second = ModelVersion.objects.create(kind="toy", version=2, status="ready")
+    assert services.active_model_version_id(kind="toy") is None  # cached: none yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_promote(version_id=first.id)
+    assert services.active_model_version_id(kind="toy") == first.id
+
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        services.model_version_promote(version_id=second.id)
+    # not committed yet: readers still get the version that is active for them
+    assert services.active_model_version_id(kind="toy") == first.id
+    for callback in pending:
+        callback()
+    assert services.active_model_version_id(kind="toy") == second.id
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_rollback(kind="toy")
+    assert services.active_model_version_id(kind="toy") == first.id
+    # the row reader other apps call is unchanged
+    assert services.active_model_version(kind="toy") == first
+
+
+@pytest.mark.django_db
+def test_a_stale_reader_cannot_overwrite_a_refresh():
+    first = ModelVersion.objects.create(kind="toy", version=1, status="active")
+    # a promotion to v2 committed and refreshed the cache ...
+    ModelVersion.objects.filter(id=first.id).update(status="ready")
+    second = ModelVersion.objects.create(kind="toy", version=2, status="active")
+    services.active_model_version_id_refresh(kind="toy")
+    # ... while a reader that had read v1 before the commit stores what it read: add() loses
+    cache.add("registry:active-version-id:toy", first.id)
+
+    assert services.active_model_version_id(kind="toy") == second.id
