@@ -5,8 +5,16 @@ from recommendations.models import CustomerRecommendation, RecommenderEvaluation
 
 @admin.register(CustomerRecommendation)
 class CustomerRecommendationAdmin(admin.ModelAdmin):
-    list_display = ["model_version", "customer", "rank", "product", "score", "reason"]
-    list_filter = ["model_version"]
+    list_display = [
+        "model_version",
+        "recommender",
+        "customer",
+        "rank",
+        "product",
+        "score",
+        "reason",
+    ]
+    list_filter = ["model_version", "recommender"]
     raw_id_fields = ["customer", "product", "reason_product"]
 
 

@@ -6,6 +6,15 @@
 - ``GET customers/me/recommendations/?k=``: the logged-in customer's own.
 - ``GET customers/<id>/segment-popular/?k=``: "popular with customers like you", same rules.
 - ``GET products/<id>/similar/?k=``: public; active products only.
+- ``GET products/<id>/frequently-bought-together/?k=``: public; active products only; from
+  the active association rules ("often bought with X").
+
+While an A/B test runs, a customer's list is their variant's (the ``X-Experiment`` and
+``X-Experiment-Variant`` headers name it), and each list a customer is served (not a staff
+preview) is logged as an impression.
+
+The lists come from the cache on a warm request (see :mod:`recommendations.selectors`): the
+views only authenticate, find the customer and shape the cached items.
 """
 
 from __future__ import annotations
@@ -16,12 +25,14 @@ from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recommendations import selectors
+from recommendations import experiments, selectors
+from recommendations.authentication import CachedCredentials, CachedTokenAuthentication
 from shopops.store.api import ApiViewMixin
 from shopops.store.models import Product
 from shopops.store.selectors import customer_for_user, user_is_staff_with
@@ -49,59 +60,88 @@ class RecommendationListOutputSerializer(serializers.Serializer):
 
 
 def _k(request: Request) -> int:
+    # A hand check of the common case (a short digit string) spares a serializer per request.
+    raw = request.query_params.get("k")
+    if raw is None:
+        return ListInputSerializer().fields["k"].default
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_K:
+        return int(raw)
     serializer = ListInputSerializer(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data["k"]
 
 
-def _customer_id_visible(request: Request, customer_id: int) -> int:
-    """``customer_id`` when the user may read that customer's lists; otherwise a 404."""
-    if user_is_staff_with(user=request.user, permission="store.view_customer"):
-        return customer_id
+def _own_customer_id(request: Request) -> int | None:
+    """The logged-in user's customer id: from the cached token when there is one."""
+    if isinstance(request.auth, CachedCredentials):
+        return request.auth.customer_id
     customer = customer_for_user(user=request.user)
-    if customer is None or customer.id != customer_id:
+    return customer.id if customer else None
+
+
+def _viewer_customer_id(request: Request, customer_id: int) -> tuple[int, bool]:
+    """``(customer_id, is_the_customer)`` when the user may read that customer's lists
+    (``is_the_customer`` is False for staff previewing); otherwise a 404."""
+    if user_is_staff_with(user=request.user, permission="store.view_customer"):
+        return customer_id, False
+    if _own_customer_id(request) != customer_id:
         raise Http404
-    return customer_id
+    return customer_id, True
+
+
+class ListViewMixin(ApiViewMixin):
+    """The customer list endpoints: read-only, on the hot path, so token lookups are cached
+    (:mod:`recommendations.authentication`)."""
+
+    authentication_classes: ClassVar[list] = [CachedTokenAuthentication, SessionAuthentication]
+    permission_classes: ClassVar[list] = [IsAuthenticated]
+
+
+def _results(items: list[dict]) -> list[dict]:
+    """The items as :class:`RecommendationOutputSerializer` writes them (a test pins that),
+    without running a serializer per item: the cached items already have the fields."""
+    return [{**item, "price": f"{item['price']:.2f}"} for item in items]
 
 
 def _response(items: list[dict]) -> Response:
-    return Response({"results": RecommendationOutputSerializer(items, many=True).data})
+    return Response({"results": _results(items)})
 
 
-class CustomerRecommendationsView(ApiViewMixin, APIView):
-    permission_classes: ClassVar[list] = [IsAuthenticated]
+def _served_response(request: Request, customer_id: int, *, is_the_customer: bool) -> Response:
+    served = selectors.customer_recommendations_served(customer_id=customer_id, limit=_k(request))
+    response = _response(served.items)
+    if served.experiment is not None:
+        if is_the_customer:
+            experiments.experiment_impression_record(
+                experiment=served.experiment,
+                customer_id=customer_id,
+                product_ids=[item["product_id"] for item in served.items],
+            )
+        response["X-Experiment"] = served.experiment.name
+        response["X-Experiment-Variant"] = served.variant
+    return response
 
+
+class CustomerRecommendationsView(ListViewMixin, APIView):
     @extend_schema(parameters=[ListInputSerializer], responses=RecommendationListOutputSerializer)
     def get(self, request: Request, customer_id: int) -> Response:
-        customer_id = _customer_id_visible(request, customer_id)
-        return _response(
-            selectors.customer_recommendations_list(customer_id=customer_id, limit=_k(request))
-        )
+        customer_id, is_the_customer = _viewer_customer_id(request, customer_id)
+        return _served_response(request, customer_id, is_the_customer=is_the_customer)
 
 
-class MyRecommendationsView(ApiViewMixin, APIView):
-    permission_classes: ClassVar[list] = [IsAuthenticated]
-
+class MyRecommendationsView(ListViewMixin, APIView):
     @extend_schema(parameters=[ListInputSerializer], responses=RecommendationListOutputSerializer)
     def get(self, request: Request) -> Response:
-        customer = customer_for_user(user=request.user)
-        if customer is None:
+        customer_id = _own_customer_id(request)
+        if customer_id is None:
             raise Http404
-        return self.respond(request, customer)
-
-    def respond(self, request: Request, customer) -> Response:
-        """The list for the already looked-up customer (subclasses add to the response)."""
-        return _response(
-            selectors.customer_recommendations_list(customer_id=customer.id, limit=_k(request))
-        )
+        return _served_response(request, customer_id, is_the_customer=True)
 
 
-class SegmentPopularView(ApiViewMixin, APIView):
-    permission_classes: ClassVar[list] = [IsAuthenticated]
-
+class SegmentPopularView(ListViewMixin, APIView):
     @extend_schema(parameters=[ListInputSerializer], responses=RecommendationListOutputSerializer)
     def get(self, request: Request, customer_id: int) -> Response:
-        customer_id = _customer_id_visible(request, customer_id)
+        customer_id, _is_the_customer = _viewer_customer_id(request, customer_id)
         return _response(selectors.segment_popular_list(customer_id=customer_id, limit=_k(request)))
 
 
@@ -113,6 +153,18 @@ class SimilarProductsView(ApiViewMixin, APIView):
         if not Product.objects.filter(id=product_id, is_active=True).exists():
             raise Http404
         return _response(selectors.similar_products_list(product_id=product_id, limit=_k(request)))
+
+
+class FrequentlyBoughtTogetherView(ApiViewMixin, APIView):
+    permission_classes: ClassVar[list] = [AllowAny]
+
+    @extend_schema(parameters=[ListInputSerializer], responses=RecommendationListOutputSerializer)
+    def get(self, request: Request, product_id: int) -> Response:
+        if not Product.objects.filter(id=product_id, is_active=True).exists():
+            raise Http404
+        return _response(
+            selectors.frequently_bought_together_list(product_id=product_id, limit=_k(request))
+        )
 
 
 urlpatterns = [
@@ -135,5 +187,10 @@ urlpatterns = [
         "products/<int:product_id>/similar/",
         SimilarProductsView.as_view(),
         name="recommendations-similar",
+    ),
+    path(
+        "products/<int:product_id>/frequently-bought-together/",
+        FrequentlyBoughtTogetherView.as_view(),
+        name="recommendations-frequently-bought-together",
     ),
 ]

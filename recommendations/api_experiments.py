@@ -3,9 +3,8 @@
 - ``POST clicks/``: the logged-in customer clicked a recommended product shown to them under
   an experiment's variant. 201; 400 on bad input (unknown product, no such active experiment,
   a variant that is not theirs); 403 for a user who is not a customer.
-- ``GET customers/me/recommendations/`` is wrapped so that, while an experiment is active,
-  each served list is logged as an impression and the response names the experiment and
-  variant in the ``X-Experiment`` and ``X-Experiment-Variant`` headers (the body is unchanged).
+
+Impressions are logged by the list endpoints themselves (:mod:`recommendations.api`).
 """
 
 from __future__ import annotations
@@ -21,9 +20,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recommendations import experiments
-from recommendations.api import (
-    MyRecommendationsView,
-)
 from shopops.store.api import ApiViewMixin
 from shopops.store.models import Product
 from shopops.store.selectors import customer_for_user
@@ -74,21 +70,3 @@ class RecommendationClickView(ApiViewMixin, APIView):
             "product_id": data["product_id"],
         }
         return Response(ClickOutputSerializer(output).data, status=status.HTTP_201_CREATED)
-
-
-class ExperimentMyRecommendationsView(MyRecommendationsView):
-    """The customer's own list, logged as an impression while an experiment runs."""
-
-    def respond(self, request: Request, customer) -> Response:
-        response = super().respond(request, customer)
-        experiment = experiments.experiment_active_get()
-        if experiment is None:
-            return response
-        variant = experiments.experiment_impression_record(
-            experiment=experiment,
-            customer_id=customer.id,
-            product_ids=[item["product_id"] for item in response.data["results"]],
-        )
-        response["X-Experiment"] = experiment.name
-        response["X-Experiment-Variant"] = variant
-        return response

@@ -7,15 +7,24 @@ from django.db import models
 from shopops.registry.models import ModelVersion
 from shopops.store.models import Customer, Product
 
+#: The recommender every customer is served outside an A/B test (the tuned blend).
+SERVED_RECOMMENDER = "hybrid"
+
 
 class CustomerRecommendation(models.Model):
-    """One of a customer's top-N products for a recommender version (rank 1 is best)."""
+    """One of a customer's top-N products for a recommender version (rank 1 is best).
+
+    ``recommender`` says which list it belongs to: the served hybrid's, or one that an A/B
+    test's variant serves instead (a single recommender's name such as ``"ease"``, or a blend
+    such as ``"blend:ease=0.5,item-knn=0.5"``; see :mod:`recommendations.experiments`).
+    """
 
     class Reason(models.TextChoices):
         BOUGHT = "bought", "Because you bought"
         POPULAR = "popular", "Popular"
 
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    recommender = models.CharField(max_length=128, default=SERVED_RECOMMENDER)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveSmallIntegerField()
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
@@ -27,14 +36,18 @@ class CustomerRecommendation(models.Model):
     )
 
     class Meta:
-        ordering = ["model_version", "customer", "rank"]
+        ordering = ["model_version", "recommender", "customer", "rank"]
         constraints = [
             models.UniqueConstraint(
-                fields=["model_version", "customer", "rank"], name="customer_rec_unique_rank"
+                fields=["model_version", "recommender", "customer", "rank"],
+                name="customer_rec_unique_rank",
             ),
         ]
         indexes = [
-            models.Index(fields=["model_version", "customer", "rank"], name="customer_rec_lookup")
+            models.Index(
+                fields=["model_version", "recommender", "customer", "rank"],
+                name="customer_rec_lookup",
+            )
         ]
 
     def __str__(self) -> str:
@@ -108,15 +121,18 @@ class RecommenderEvaluation(models.Model):
 class Experiment(models.Model):
     """An A/B test of recommendation variants; customers are split between them by a hash.
 
-    ``variants`` is a list of objects, each with a unique ``name`` and whatever describes it
-    (``{"name": "A", "recommender": "hybrid"}``). At most one experiment is active at a time,
-    so the serving API knows which one an impression belongs to.
+    ``variants`` is a list of objects, each with a unique ``name`` and what it serves: a
+    recommender (``{"name": "A", "recommender": "hybrid"}``) or a blend of recommenders
+    (``{"name": "B", "blend": {"ease": 0.5, "item-knn": 0.5}}``). At most one experiment is
+    active at a time, so the serving API knows which one an impression belongs to. A draft has
+    never started; a stopped one has ``stopped_at`` (and can be resumed).
     """
 
     name = models.SlugField(max_length=64, unique=True)
     variants = models.JSONField(default=list)
     is_active = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -135,3 +151,10 @@ class Experiment(models.Model):
     @property
     def variant_names(self) -> list[str]:
         return [str(variant["name"]) for variant in self.variants]
+
+    @property
+    def state(self) -> str:
+        """``"running"``, ``"stopped"`` or ``"draft"`` (created, never started)."""
+        if self.is_active:
+            return "running"
+        return "stopped" if self.started_at else "draft"

@@ -5,10 +5,17 @@ Serving is a lookup of the rows the active ``recommender`` version precomputed
 at read time (inactive, out-of-stock and, by default, already bought products never show),
 with cold-start fallbacks: a customer without rows gets what is popular in their segment
 (or the whole shop); a product without rows gets products with a similar text (TF-IDF,
-computed on the fly). Every item carries a ``score`` and a readable ``reason``.
+computed on the fly). Every item carries a ``score`` and a readable ``reason``. While an A/B
+test runs, a customer gets the list of their variant's recommender
+(:func:`customer_recommendations_served`).
 
-Lists are cached in Django's cache under a key holding the active version id and a namespace
-counter that the trainer's ``on_promote`` hook bumps, so a promotion invalidates them all.
+Every list is cached in Django's cache with the ids of the active versions it was computed
+from (the recommender's; the segmentation's or the rules' where they matter): in its key, or,
+for a customer's list, in the entry, so that the served list, the active version id and the
+running experiment come back in one round trip. Those ids come from the registry's cached
+active ids, which a promotion or a rollback refreshes when it commits, so a warm request runs
+no query and a promotion changes what is served at once. Stock and activity changes, and a
+purchase leaving a customer's list, show when the list expires (:data:`CACHE_SECONDS`).
 """
 
 from __future__ import annotations
@@ -24,14 +31,19 @@ from scipy import sparse
 
 from mining.selectors import rules as rules_selectors
 from mining.selectors import segmentation as segmentation_selectors
+from recommendations import experiments
 from recommendations.engine import ContentRecommender, EventRows
-from recommendations.models import CustomerRecommendation, SimilarProduct
+from recommendations.models import SERVED_RECOMMENDER, CustomerRecommendation, SimilarProduct
 from shopops.registry.models import ModelVersion
-from shopops.registry.services import active_model_version
+from shopops.registry.services import (
+    active_model_version,
+    active_model_version_cache_key,
+    active_model_version_id,
+    active_model_version_ids,
+)
 from shopops.store.models import Event, Order, OrderItem, Product
 
-KIND = "recommender"
-CACHE_NAMESPACE_KEY = "recommendations:namespace"
+KIND = experiments.KIND
 CACHE_SECONDS = 60 * 60
 # Events that say something about taste; purchases come from the orders table instead (the
 # storefront's purchase events duplicate order lines), searches name no product.
@@ -117,21 +129,23 @@ def active_recommender_version() -> ModelVersion | None:
     return active_model_version(kind=KIND)
 
 
-def cache_namespace() -> int:
-    return int(cache.get(CACHE_NAMESPACE_KEY, 0))
+def _active_ids(*kinds: str) -> list[int]:
+    """The active version ids of ``kinds`` (0 for none), from the registry's cache."""
+    ids = active_model_version_ids(kinds=list(kinds))
+    return [ids[kind] or 0 for kind in kinds]
 
 
-def cache_namespace_bump() -> None:
-    """Invalidate every cached list (called when a recommender version is promoted)."""
-    try:
-        cache.incr(CACHE_NAMESPACE_KEY)
-    except ValueError:
-        cache.set(CACHE_NAMESPACE_KEY, 1, timeout=None)
+def _cache_key(*parts: Any) -> str:
+    return ":".join(["recommendations", *map(str, parts)])
 
 
-def _cache_key(version: ModelVersion | None, *parts: Any) -> str:
-    version_id = version.id if version else 0
-    return ":".join(["recommendations", str(cache_namespace()), str(version_id), *map(str, parts)])
+def _list_key(recommender: str, customer_id: int, limit: int, exclude_bought: bool) -> str:
+    # No version id in the key: the entry records the version it was computed from, so the
+    # served hybrid's list can be read in the same round trip as the active version id.
+    return _cache_key("customer", recommender, customer_id, limit, int(exclude_bought))
+
+
+_UNREAD = object()
 
 
 def _servable_products() -> QuerySet[Product]:
@@ -169,24 +183,80 @@ def _products_by_id(ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
     }
 
 
-def customer_recommendations_list(
-    *, customer_id: int, limit: int = 10, exclude_bought: bool = True
-) -> list[dict[str, Any]]:
-    """The customer's top ``limit`` products, best first, each with a score and a reason.
+@dataclass(frozen=True)
+class ServedRecommendations:
+    """A customer's list as served: by the hybrid, or by their A/B test variant's recommender."""
 
-    From the active version's precomputed rows; topped up (or, for a customer the version has
-    no rows for, replaced) by :func:`segment_popular_list`.
+    items: list[dict[str, Any]]
+    recommender: str
+    experiment: experiments.ActiveExperiment | None = None
+    variant: str | None = None
+
+
+def customer_recommendations_served(*, customer_id: int, limit: int = 10) -> ServedRecommendations:
+    """What the customer is shown now: while an experiment runs, their variant's list.
+
+    One cache round trip on a warm path (the active version id, the running experiment and
+    the hybrid's list together; a second for a variant that serves another list), no query.
     """
-    version = active_recommender_version()
-    key = _cache_key(version, "customer", customer_id, limit, int(exclude_bought))
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
+    version_key = active_model_version_cache_key(kind=KIND)
+    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
+    cached = cache.get_many([version_key, experiments.ACTIVE_CACHE_KEY, served_key])
+    version_id = cached.get(version_key)
+    if version_id is None:
+        version_id = active_model_version_id(kind=KIND) or 0
+    experiment = experiments.experiment_active_get(cached=cached.get(experiments.ACTIVE_CACHE_KEY))
+    entry = cached.get(served_key)
+    if experiment is None:
+        items = _customer_list(version_id, customer_id, limit, True, SERVED_RECOMMENDER, entry)
+        return ServedRecommendations(items, SERVED_RECOMMENDER)
+    variant = experiments.experiment_variant_for(experiment=experiment, customer_id=customer_id)
+    recommender = experiment.recommender_of(variant)
+    if recommender != SERVED_RECOMMENDER:
+        entry = _UNREAD
+    items = _customer_list(version_id, customer_id, limit, True, recommender, entry)
+    return ServedRecommendations(items, recommender, experiment, variant)
+
+
+def customer_recommendations_list(
+    *,
+    customer_id: int,
+    limit: int = 10,
+    exclude_bought: bool = True,
+    recommender: str = SERVED_RECOMMENDER,
+) -> list[dict[str, Any]]:
+    """The customer's top ``limit`` products by ``recommender``, best first, each with a
+    score and a reason.
+
+    From the active version's precomputed rows for that recommender; topped up (or, for a
+    customer the version has no rows for, replaced) by :func:`segment_popular_list`.
+    """
+    (version_id,) = _active_ids(KIND)
+    return _customer_list(version_id, customer_id, limit, exclude_bought, recommender)
+
+
+def _customer_list(
+    version_id: int,
+    customer_id: int,
+    limit: int,
+    exclude_bought: bool,
+    recommender: str,
+    entry: Any = _UNREAD,
+) -> list[dict[str, Any]]:
+    """The list from its cache entry (``entry``, when the caller already read it) if that was
+    computed from ``version_id``; else computed and cached."""
+    key = _list_key(recommender, customer_id, limit, exclude_bought)
+    if entry is _UNREAD:
+        entry = cache.get(key)
+    if entry is not None and entry["version"] == version_id:
+        return entry["items"]
     bought = _bought_product_ids(customer_id) if exclude_bought else set()
     rows = []
-    if version is not None:
+    if version_id:
         rows = list(
-            CustomerRecommendation.objects.filter(model_version=version, customer_id=customer_id)
+            CustomerRecommendation.objects.filter(
+                model_version_id=version_id, recommender=recommender, customer_id=customer_id
+            )
             .order_by("rank")
             .values_list("product_id", "score", "reason", "reason_product__name")
         )
@@ -211,16 +281,22 @@ def customer_recommendations_list(
         ):
             if item["product_id"] not in shown and len(result) < limit:
                 result.append(item)
-    cache.set(key, result, CACHE_SECONDS)
+    cache.set(key, {"version": version_id, "items": result}, CACHE_SECONDS)
     return result
 
 
 def segment_popular_list(
     *, customer_id: int, limit: int = 10, exclude_bought: bool = True
 ) -> list[dict[str, Any]]:
-    """What the customer's segment buys most (distinct buyers), else the whole shop's best."""
-    version = active_recommender_version()
-    key = _cache_key(version, "segment", customer_id, limit, int(exclude_bought))
+    """What the customer's segment buys most (distinct buyers), else the whole shop's best.
+
+    Cached per active segmentation and recommender version: a new segmentation moves the
+    customer, and the nightly retrain refreshes the sales it counts.
+    """
+    segmentation_id, version_id = _active_ids(segmentation_selectors.KIND, KIND)
+    key = _cache_key(
+        "segment", segmentation_id, version_id, customer_id, limit, int(exclude_bought)
+    )
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -229,7 +305,7 @@ def segment_popular_list(
         order__status__in=Order.SALE_STATUSES, product__in=_servable_products()
     ).exclude(product_id__in=bought)
     result: list[dict[str, Any]] = []
-    segmentation = segmentation_selectors.active_segmentation_version()
+    segmentation = segmentation_selectors.active_segmentation_version() if segmentation_id else None
     membership = (
         segmentation_selectors.customer_segment_get(customer_id=customer_id, version=segmentation)
         if segmentation is not None
@@ -275,8 +351,8 @@ def _popular(
 
 def similar_products_list(*, product_id: int, limit: int = 10) -> list[dict[str, Any]]:
     """Products like ``product_id`` ("similar to X"): precomputed, else by text similarity."""
-    version = active_recommender_version()
-    key = _cache_key(version, "similar", product_id, limit)
+    (version_id,) = _active_ids(KIND)
+    key = _cache_key("similar", version_id, product_id, limit)
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -284,9 +360,9 @@ def similar_products_list(*, product_id: int, limit: int = 10) -> list[dict[str,
     if source is None:
         return []
     rows = []
-    if version is not None:
+    if version_id:
         rows = list(
-            SimilarProduct.objects.filter(model_version=version, product_id=product_id)
+            SimilarProduct.objects.filter(model_version_id=version_id, product_id=product_id)
             .order_by("rank")
             .values_list("similar_product_id", "score")
         )
@@ -327,13 +403,24 @@ def _content_similar(product_id: int, limit: int) -> list[tuple[int, float]]:
 
 
 def frequently_bought_together_list(*, product_id: int, limit: int = 5) -> list[dict[str, Any]]:
-    """The active rules model's consequents of ``product_id`` ("often bought with X")."""
+    """The active rules model's consequents of ``product_id`` ("often bought with X").
+
+    Cached per active rules version (and recommender version, whose nightly retrain bounds how
+    long a stock change takes to show).
+    """
+    rules_id, version_id = _active_ids(rules_selectors.RULES_KIND, KIND)
+    key = _cache_key("together", rules_id, version_id, product_id, limit)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    if not rules_id:
+        return []
     source = Product.objects.filter(id=product_id).values_list("name", flat=True).first()
     if source is None:
         return []
     together = rules_selectors.frequently_bought_together(product_id=product_id, limit=limit)
     products = _products_by_id([row["product_id"] for row in together])
-    return [
+    result = [
         _item(
             products[row["product_id"]],
             score=row["lift"],
@@ -343,3 +430,5 @@ def frequently_bought_together_list(*, product_id: int, limit: int = 5) -> list[
         for row in together
         if row["product_id"] in products
     ]
+    cache.set(key, result, CACHE_SECONDS)
+    return result

@@ -1,13 +1,18 @@
 """Training the recommender through the model registry, and what promotion does.
 
 ``recommendations_trainer()`` registers kind ``recommender``. A training reads the interaction
-rows, holds out the last part of the period for validation (one global time cut-off), fits
-popularity, item-kNN, ALS, EASE (catalogues up to :data:`EASE_MAX_ITEMS`) and content, tunes
-the hybrid's blend weights on validation, records every recommender's validation metrics,
-refits the hybrid on all the data, saves it, and precomputes each customer's top-N (with a
-"because you bought X" reason) and each product's similar products, so serving is a lookup.
+rows and cuts the period in three by time: train, then validation, then test (the last
+``test_fraction``; validation is the last ``validation_fraction`` of what precedes it). It fits
+popularity, item-kNN, ALS, EASE (catalogues up to :data:`EASE_MAX_ITEMS`) and content on train,
+tunes the hybrid's blend weights on validation, and records every recommender's validation
+metrics; then refits all of them (the hybrid with the tuned weights) on train + validation and
+records their metrics on the untouched test period. Finally it refits the hybrid on all the
+data, saves it, and precomputes each customer's top-N (with a "because you bought X" reason),
+also for every recommender an A/B test names (:func:`experiments.experiment_recommender_keys`),
+and each product's similar products, so serving is a lookup.
 
-The gate compares the served hybrid's validation NDCG@10 with the active version's.
+The gate compares the served hybrid's validation NDCG@10 with the active version's (the test
+period is reported, never used to choose anything).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import clone
 
-from recommendations import selectors
+from recommendations import experiments, selectors
 from recommendations.engine import (
     ALSRecommender,
     ContentRecommender,
@@ -34,7 +39,12 @@ from recommendations.engine import (
     tune_hybrid_weights,
 )
 from recommendations.engine.evaluation import evaluate, temporal_split
-from recommendations.models import CustomerRecommendation, RecommenderEvaluation, SimilarProduct
+from recommendations.models import (
+    SERVED_RECOMMENDER,
+    CustomerRecommendation,
+    RecommenderEvaluation,
+    SimilarProduct,
+)
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import (
     ProgressCallback,
@@ -54,6 +64,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "top_n": 20,
     "similar_n": 10,
     "validation_fraction": 0.15,
+    "test_fraction": 0.15,
     "half_life_days": 180.0,
     "min_gain": 0.02,
     "random_state": 0,
@@ -77,6 +88,28 @@ def recommender_candidates(n_items: int, random_state: int) -> dict[str, Recomme
     return models
 
 
+def _evaluation_rows(
+    version: ModelVersion, table: list[dict[str, Any]], *, split: str, k: int
+) -> list[RecommenderEvaluation]:
+    return [
+        RecommenderEvaluation(
+            model_version=version,
+            recommender=row["name"],
+            split=split,
+            k=k,
+            precision=row["precision"],
+            recall=row["recall"],
+            ndcg=row["ndcg"],
+            map=row["map"],
+            hit_rate=row["hit_rate"],
+            coverage=row["coverage"],
+            fit_seconds=row["fit_seconds"],
+            users=row["users"],
+        )
+        for row in table
+    ]
+
+
 def recommendations_train(
     *, params: dict[str, Any], artifact_dir: Path, progress: ProgressCallback
 ) -> TrainingResult:
@@ -94,9 +127,10 @@ def recommendations_train(
         )
     shape = {"n_users": n_users, "n_items": n_items}
     matrix_settings = {"half_life_days": settings["half_life_days"], "transform": "log1p"}
-    split = temporal_split(data.rows, float(settings["validation_fraction"]))
-    train = interaction_matrix(split.train, **shape, **matrix_settings)
-    validation = interaction_matrix(split.test, **shape)
+    test_split = temporal_split(data.rows, float(settings["test_fraction"]))
+    validation_split = temporal_split(test_split.train, float(settings["validation_fraction"]))
+    train = interaction_matrix(validation_split.train, **shape, **matrix_settings)
+    validation = interaction_matrix(validation_split.test, **shape)
     features = data.product_features
 
     progress(0.15, "fitting and evaluating recommenders on validation")
@@ -113,24 +147,26 @@ def recommendations_train(
         [(name, clone(singles[name])) for name in blend], weights=blend, normalisation="zscore"
     )
     table += evaluate({"hybrid": hybrid}, train, validation, k, item_features=features)
-    RecommenderEvaluation.objects.bulk_create(
-        RecommenderEvaluation(
-            model_version=version,
-            recommender=row["name"],
-            split=RecommenderEvaluation.Split.VALIDATION,
-            k=k,
-            precision=row["precision"],
-            recall=row["recall"],
-            ndcg=row["ndcg"],
-            map=row["map"],
-            hit_rate=row["hit_rate"],
-            coverage=row["coverage"],
-            fit_seconds=row["fit_seconds"],
-            users=row["users"],
-        )
-        for row in table
+    evaluations = _evaluation_rows(
+        version, table, split=RecommenderEvaluation.Split.VALIDATION, k=k
     )
     by_name = {row["name"]: row for row in table}
+
+    progress(0.35, "evaluating recommenders on the test period")
+    development = interaction_matrix(test_split.train, **shape, **matrix_settings)
+    test_matrix = interaction_matrix(test_split.test, **shape)
+    candidates = {name: clone(model) for name, model in singles.items()}
+    candidates["hybrid"] = clone(hybrid)
+    try:
+        test_table = evaluate(candidates, development, test_matrix, k, item_features=features)
+    except ValueError:
+        # Nobody in the test period has history and something new: nothing to report on it.
+        test_table = []
+    evaluations += _evaluation_rows(
+        version, test_table, split=RecommenderEvaluation.Split.TEST, k=k
+    )
+    RecommenderEvaluation.objects.bulk_create(evaluations)
+    test_by_name = {row["name"]: row for row in test_table}
 
     progress(0.5, "refitting the hybrid on all the data")
     started = time.perf_counter()
@@ -140,9 +176,28 @@ def recommendations_train(
     served.save(artifact_dir / "hybrid")
     np.savez(artifact_dir / "ids.npz", customer_ids=data.customer_ids, product_ids=data.product_ids)
 
+    progress(0.6, "fitting the A/B tests' recommenders")
+    lists: dict[str, Recommender] = {SERVED_RECOMMENDER: served}
+    fitted = dict(served.recommenders_)
+    for key in sorted(experiments.experiment_recommender_keys()):
+        model = _variant_model(key, singles, fitted, full, features)
+        if model is not None:
+            lists[key] = model
+
     progress(0.7, "precomputing recommendations")
-    n_recommendations = _customer_recommendations_write(
-        version, served, full, data.customer_ids, data.product_ids, int(settings["top_n"])
+    similarity = _explaining_similarity(full)
+    n_recommendations = sum(
+        _customer_recommendations_write(
+            version,
+            model,
+            full,
+            similarity,
+            data.customer_ids,
+            data.product_ids,
+            int(settings["top_n"]),
+            recommender=key,
+        )
+        for key, model in lists.items()
     )
     progress(0.85, "precomputing similar products")
     n_similar = _similar_products_write(
@@ -159,9 +214,13 @@ def recommendations_train(
         "n_products": n_items,
         "n_interactions": int(full.nnz),
         "n_recommendations": n_recommendations,
+        "precomputed_lists": sorted(lists),
         "n_similar_products": n_similar,
         "fit_seconds": fit_seconds,
     }
+    if "hybrid" in test_by_name:
+        metrics[f"test_ndcg_at_{k}"] = test_by_name["hybrid"]["ndcg"]
+        metrics["test_users"] = test_by_name["hybrid"]["users"]
     if f"ndcg_at_{k}" != GATE_METRIC:
         metrics[f"ndcg_at_{k}"] = by_name["hybrid"]["ndcg"]
     times = data.rows.timestamps
@@ -171,6 +230,34 @@ def recommendations_train(
         data_window_end=datetime.fromtimestamp(float(times.max()), tz=UTC),
         params={**settings, "hybrid_weights": blend},
     )
+
+
+def _variant_model(
+    key: str,
+    singles: dict[str, Recommender],
+    fitted: dict[str, Recommender],
+    matrix: sparse.csr_matrix,
+    features: list[dict[str, str]],
+) -> Recommender | None:
+    """The model an A/B test's list ``key`` names, fitted on ``matrix`` (reusing ``fitted``
+    members, and adding to it); None for a recommender this catalogue does not fit (EASE
+    beyond :data:`EASE_MAX_ITEMS`): that experiment cannot start until it has lists."""
+
+    def single(name: str) -> Recommender | None:
+        if name not in fitted and name in singles:
+            fitted[name] = clone(singles[name]).fit(matrix, item_features=features)
+        return fitted.get(name)
+
+    if not key.startswith("blend:"):
+        return single(key)
+    weights = {
+        name: float(weight)
+        for name, weight in (part.split("=", 1) for part in key.removeprefix("blend:").split(","))
+    }
+    members = [(name, single(name)) for name in weights]
+    if any(member is None for _name, member in members):
+        return None
+    return HybridRecommender.from_fitted(members, weights=weights, normalisation="zscore")
 
 
 def _explaining_items(
@@ -184,18 +271,24 @@ def _explaining_items(
     return np.where(block.max(axis=0) > 0, seen[best], -1)
 
 
+def _explaining_similarity(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Item-item cosine of the interaction columns: what explains "because you bought X"."""
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0))).ravel()
+    scaled = matrix @ sparse.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
+    return sparse.csr_matrix(scaled.T @ scaled)
+
+
 def _customer_recommendations_write(
     version: ModelVersion,
     model: Recommender,
     matrix: sparse.csr_matrix,
+    similarity: sparse.csr_matrix,
     customer_ids: np.ndarray,
     product_ids: np.ndarray,
     top_n: int,
+    *,
+    recommender: str,
 ) -> int:
-    # Item-item cosine of the interaction columns: what explains "because you bought X".
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0))).ravel()
-    scaled = matrix @ sparse.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
-    similarity = sparse.csr_matrix(scaled.T @ scaled)
     written = 0
     users = np.arange(matrix.shape[0])
     for start in range(0, users.size, BATCH_SIZE):
@@ -213,6 +306,7 @@ def _customer_recommendations_write(
                 rows.append(
                     CustomerRecommendation(
                         model_version=version,
+                        recommender=recommender,
                         customer_id=int(customer_ids[user]),
                         rank=rank,
                         product_id=int(product_ids[item]),
@@ -276,17 +370,11 @@ def _content_model(
     return ContentRecommender().fit(matrix, item_features=features)
 
 
-def recommendations_promoted(version: ModelVersion) -> None:
-    """After a promotion commits: every cached list belongs to the old version."""
-    selectors.cache_namespace_bump()
-
-
 def recommendations_trainer() -> Trainer:
     return Trainer(
         kind=KIND,
         train=recommendations_train,
         gate=metric_gate(GATE_METRIC, tolerance=0.005),
         default_params=dict(DEFAULT_PARAMS),
-        on_promote=recommendations_promoted,
         title="Recommendations",
     )

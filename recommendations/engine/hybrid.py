@@ -4,7 +4,11 @@ For each user every member's score vector is normalised over the user's *candida
 (those not in the training row; seen items get the same affine map but do not move it):
 
 * ``"zscore"``: ``(s - mean) / std`` (a constant vector becomes 0);
-* ``"minmax"``: ``(s - min) / (max - min)``.
+* ``"minmax"``: ``(s - min) / (max - min)``;
+* ``"rank"``: reciprocal rank fusion, ``1 / (RRF_K + rank)`` with rank 1 the user's best
+  candidate (Cormack et al. 2009); only the order of a member's scores counts, so a member
+  with a heavy-tailed score distribution cannot dominate the blend. Tied scores share their
+  group's best rank; non-candidates rank after every candidate.
 
 The blend is ``sum_m weight_m * normalised_m``. Weights are tuned by
 :func:`tune_hybrid_weights` on a *validation* matrix only: the members are fitted on the
@@ -27,7 +31,8 @@ from .evaluation import ndcg_from_hits
 
 __all__ = ["HybridRecommender", "HybridTuning", "normalise_scores", "tune_hybrid_weights"]
 
-NORMALISATIONS = ("zscore", "minmax")
+NORMALISATIONS = ("zscore", "minmax", "rank")
+RRF_K = 60.0
 DEFAULT_GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
@@ -40,6 +45,8 @@ def normalise_scores(
         raise ValueError(f"normalisation must be one of {NORMALISATIONS}")
     scores = np.asarray(scores, dtype=np.float64)
     mask = np.ones(scores.shape, bool) if candidates is None else candidates
+    if method == "rank":
+        return _reciprocal_ranks(scores, mask)
     count = np.maximum(mask.sum(axis=1, keepdims=True), 1)
     if method == "zscore":
         masked = np.where(mask, scores, 0.0)
@@ -55,6 +62,22 @@ def normalise_scores(
         offset = low
     safe = np.where(scale > 1e-12, scale, 1.0)
     return np.where(scale > 1e-12, (scores - offset) / safe, 0.0)
+
+
+def _reciprocal_ranks(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    # Candidates by descending score, then everything else. Tied scores share the best rank
+    # of their group, so that the long tail of equal (often zero) scores adds the same amount
+    # to every item in it instead of an arbitrary, index-ordered bonus.
+    key = np.where(mask, -np.nan_to_num(scores, nan=-np.inf), np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    ordered = np.take_along_axis(key, order, axis=1)
+    positions = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    starts = np.ones(scores.shape, bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    group_rank = np.maximum.accumulate(np.where(starts, positions, 0), axis=1) + 1.0
+    ranks = np.empty(scores.shape, np.float64)
+    np.put_along_axis(ranks, order, group_rank, axis=1)
+    return 1.0 / (RRF_K + ranks)
 
 
 def _candidate_mask(seen: sparse.csr_matrix) -> np.ndarray:
@@ -91,7 +114,7 @@ class HybridRecommender(Recommender):
         ``recommenders_``.
     weights : mapping name -> weight, sequence, or None
         Non-negative; ``None`` is equal weights. Only ratios matter.
-    normalisation : {"zscore", "minmax"}
+    normalisation : {"zscore", "minmax", "rank"}
 
     ``similar_items`` blends the members' item similarities the same way. Artifacts hold
     each member in ``members/<position>/`` beside the hybrid's own ``model.npz``.
@@ -128,6 +151,29 @@ class HybridRecommender(Recommender):
             for name, member in self.recommenders
         ]
         return self
+
+    @classmethod
+    def from_fitted(
+        cls,
+        recommenders: Sequence[tuple[str, Recommender]],
+        weights: Mapping[str, float] | Sequence[float] | None = None,
+        normalisation: str = "zscore",
+    ) -> Self:
+        """A fitted blend of members that are already fitted, all on the same matrix.
+
+        Spares refitting members that several blends share (``fit`` would clone and refit
+        each one).
+        """
+        model = cls(recommenders, weights=weights, normalisation=normalisation)
+        names = model._members()
+        matrix = recommenders[0][1].interactions_
+        for _name, member in recommenders[1:]:
+            if member.interactions_.shape != matrix.shape or (member.interactions_ != matrix).nnz:
+                raise ValueError("every member must be fitted on the same training matrix")
+        model.weights_ = _weight_vector(names, weights)
+        model._fit_interactions(matrix)
+        model.recommenders_ = list(recommenders)
+        return model
 
     def _score_batch(self, user_indices: np.ndarray) -> np.ndarray:
         candidates = _candidate_mask(self.interactions_[user_indices])

@@ -1,8 +1,17 @@
 """The recommendations API: who may read which customer's lists, and what a list holds."""
 
-import pytest
-from django.core.management import call_command
+import json
+import time
 
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from mining.engine.association import Rule
+from mining.services import rules as rules_services
+from recommendations import authentication, selectors
+from recommendations.api import RecommendationOutputSerializer
 from recommendations.models import CustomerRecommendation
 from shopops.registry.models import ModelVersion
 from tests.factories import CustomerFactory, ProductFactory, UserFactory
@@ -109,13 +118,86 @@ def test_similar_products_are_public_for_active_products_only(api_client):
     assert api_client.get(f"{BASE}/products/{hidden.id}/similar/").status_code == 404
 
 
-def test_k_is_validated(api_client, customer_user, served):
+@pytest.mark.parametrize("k", ["0", "51", "-1", "x", "1.5", "1e3"])
+def test_k_is_validated(api_client, customer_user, served, k):
     api_client.force_authenticate(customer_user[0])
 
-    response = api_client.get(f"{BASE}/customers/me/recommendations/?k=0")
+    response = api_client.get(f"{BASE}/customers/me/recommendations/", {"k": k})
 
     assert response.status_code == 400
     assert "k" in response.json()
+
+
+def test_a_warm_request_runs_no_query_beyond_finding_the_customer(
+    api_client, customer_user, staff_user, served, django_assert_num_queries
+):
+    alice, bob, products = served
+    api_client.force_authenticate(customer_user[0])
+    mine = f"{BASE}/customers/me/recommendations/?k=1"
+    cold = api_client.get(mine).json()
+
+    # the logged-in user's customer is the one query; the list and the active version
+    # id come from the cache
+    with django_assert_num_queries(1):
+        warm = api_client.get(mine)
+    assert warm.json() == cold
+    assert [item["product_id"] for item in cold["results"]] == [products[alice.id].id]
+
+    # staff (a superuser: no permission query) asking about a customer: no query at all
+    api_client.force_authenticate(staff_user)
+    bobs = f"{BASE}/customers/{bob.id}/recommendations/?k=1"
+    api_client.get(bobs)
+    with django_assert_num_queries(0):
+        assert api_client.get(bobs).status_code == 200
+
+
+def test_the_list_is_what_the_output_serializer_writes(api_client, customer_user, served):
+    alice, _bob, _products = served
+    api_client.force_authenticate(customer_user[0])
+
+    response = api_client.get(f"{BASE}/customers/me/recommendations/?k=5")
+
+    items = selectors.customer_recommendations_list(customer_id=alice.id, limit=5)
+    assert response.json()["results"] == json.loads(
+        json.dumps(RecommendationOutputSerializer(items, many=True).data)
+    )
+
+
+def test_frequently_bought_together_is_public_for_active_products(api_client):
+    mug, teapot = ProductFactory(name="Mug"), ProductFactory(name="Teapot")
+    hidden = ProductFactory(is_active=False)
+    version = ModelVersion.objects.create(
+        kind="rules", version=1, status=ModelVersion.Status.ACTIVE
+    )
+    rules_services.rules_store(
+        version=version,
+        rules=[
+            Rule(
+                antecedent=(mug.id,),
+                consequent=teapot.id,
+                support=0.25,
+                confidence=0.5,
+                lift=3.0,
+                leverage=0.1,
+                conviction=2.0,
+                antecedent_count=2,
+                consequent_count=1,
+                rule_count=1,
+                n_baskets=4,
+            )
+        ],
+    )
+
+    response = api_client.get(f"{BASE}/products/{mug.id}/frequently-bought-together/?k=3")
+
+    assert response.status_code == 200
+    assert [
+        (item["product_id"], item["score"], item["reason_code"], item["reason"])
+        for item in response.json()["results"]
+    ] == [(teapot.id, 3.0, "bought_together", "often bought with Mug")]
+    url = f"{BASE}/products/{hidden.id}/frequently-bought-together/"
+    assert api_client.get(url).status_code == 404
+    assert api_client.get(f"{BASE}/products/999999/frequently-bought-together/").status_code == 404
 
 
 def test_the_schema_documents_the_endpoints_without_warnings(tmp_path):
@@ -135,5 +217,92 @@ def test_the_schema_documents_the_endpoints_without_warnings(tmp_path):
         "/api/recommendations/customers/me/recommendations/:",
         "/api/recommendations/customers/{customer_id}/segment-popular/:",
         "/api/recommendations/products/{product_id}/similar/:",
+        "/api/recommendations/products/{product_id}/frequently-bought-together/:",
     ):
         assert path in text
+
+
+# --- token authentication, cached for the list endpoints ----------------------------------------
+
+
+def test_a_warm_request_with_a_token_runs_no_query(
+    api_client, customer_user, served, django_assert_num_queries
+):
+    user, alice = customer_user
+    key = Token.objects.create(user=user).key
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    mine = f"{BASE}/customers/me/recommendations/?k=1"
+    cold = api_client.get(mine)
+    assert cold.status_code == 200
+
+    with django_assert_num_queries(0):
+        warm = api_client.get(mine)
+        own = api_client.get(f"{BASE}/customers/{alice.id}/recommendations/?k=1")
+
+    assert warm.json() == cold.json() == own.json()
+    # the token itself is not what the process keeps its user under
+    assert key not in str(list(authentication._tokens._entries))
+
+
+def test_a_deleted_token_stops_working_once_its_cached_lookup_expires(
+    api_client, customer_user, served, monkeypatch
+):
+    user, _alice = customer_user
+    token = Token.objects.create(user=user)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    mine = f"{BASE}/customers/me/recommendations/"
+    assert api_client.get(mine).status_code == 200
+    token.delete()
+    now = time.monotonic()
+
+    # within the cache's lifetime the lookup is remembered ...
+    monkeypatch.setattr(authentication.time, "monotonic", lambda: now + 29)
+    assert api_client.get(mine).status_code == 200
+    # ... and after it the token is read again: gone
+    monkeypatch.setattr(
+        authentication.time, "monotonic", lambda: now + authentication.TOKEN_CACHE_SECONDS + 1
+    )
+    assert api_client.get(mine).status_code == 401
+
+
+def test_a_cached_token_still_keeps_customers_apart(api_client, customer_user, served):
+    user, _alice = customer_user
+    _alice, bob, _products = served
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    assert api_client.get(f"{BASE}/customers/me/recommendations/").status_code == 200
+    assert api_client.get(f"{BASE}/customers/{bob.id}/recommendations/").status_code == 404
+    assert api_client.get(f"{BASE}/customers/{bob.id}/segment-popular/").status_code == 404
+
+
+def test_staff_without_the_customer_permission_read_no_one_by_token(api_client, served):
+    _alice, bob, _products = served
+    clerk = UserFactory(is_staff=True)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=clerk).key}")
+    url = f"{BASE}/customers/{bob.id}/recommendations/"
+
+    assert api_client.get(url).status_code == 404
+    clerk.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    assert api_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Token nope", "Token", "Token a b"])
+def test_a_bad_token_is_a_401(api_client, served, header):
+    api_client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = api_client.get(f"{BASE}/customers/me/recommendations/")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_an_inactive_users_token_is_a_401(api_client, customer_user, served):
+    user, _alice = customer_user
+    user.is_active = False
+    user.save()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    response = api_client.get(f"{BASE}/customers/me/recommendations/")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "User inactive or deleted."}

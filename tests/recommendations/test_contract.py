@@ -45,6 +45,14 @@ IMPLEMENTATIONS: dict[str, Callable[[], Recommender]] = {
         ],
         weights={"item-knn": 0.5, "als": 0.3, "content": 0.2},
     ),
+    "hybrid-rank": lambda: HybridRecommender(
+        [
+            ("item-knn", ItemKNNRecommender(n_neighbours=10)),
+            ("ease", EASERecommender(l2=10.0)),
+        ],
+        weights={"item-knn": 0.5, "ease": 0.5},
+        normalisation="rank",
+    ),
 }
 
 COLOURS = ("red", "blue", "green", "black", "white")

@@ -4,9 +4,11 @@ from collections import Counter
 
 import pytest
 from django.db import IntegrityError
+from rest_framework.authtoken.models import Token
 
 from recommendations import experiments
-from recommendations.models import Experiment
+from recommendations.models import CustomerRecommendation, Experiment
+from shopops.registry.models import ModelVersion
 from shopops.store.models import Event
 from tests.factories import CustomerFactory, OrderItemFactory, ProductFactory, UserFactory
 
@@ -17,9 +19,40 @@ MINE = "/api/recommendations/customers/me/recommendations/"
 VARIANTS = [{"name": "A", "recommender": "hybrid"}, {"name": "B", "recommender": "ease"}]
 
 
+def _lists(version: ModelVersion, *keys: str) -> None:
+    """One precomputed row per list key, so the version can serve those variants."""
+    customer, product = CustomerFactory(), ProductFactory()
+    CustomerRecommendation.objects.bulk_create(
+        CustomerRecommendation(
+            model_version=version,
+            recommender=key,
+            customer=customer,
+            rank=1,
+            product=product,
+            score=1.0,
+        )
+        for key in keys
+    )
+
+
 @pytest.fixture
-def experiment():
-    return experiments.experiment_start(name="reco-test", variants=VARIANTS)
+def active_version():
+    version = ModelVersion.objects.create(
+        kind="recommender", version=1, status=ModelVersion.Status.ACTIVE
+    )
+    _lists(version, "hybrid", "ease")
+    return version
+
+
+def _start(name: str, variants: list[dict], capture) -> Experiment:
+    draft = experiments.experiment_create(name=name, variants=variants)
+    with capture(execute=True):
+        return experiments.experiment_start(experiment_id=draft.id)
+
+
+@pytest.fixture
+def experiment(active_version, django_capture_on_commit_callbacks):
+    return _start("reco-test", VARIANTS, django_capture_on_commit_callbacks)
 
 
 def _impressions(experiment: Experiment, variant: str, n: int) -> None:
@@ -110,12 +143,16 @@ def test_results_count_impressions_and_clicks_per_variant(experiment):
     assert results.difference == pytest.approx(0.15)
 
 
-def test_starting_an_experiment_stops_the_active_one(experiment):
-    second = experiments.experiment_start(name="second", variants=VARIANTS)
+def test_starting_an_experiment_stops_the_active_one(
+    experiment, django_capture_on_commit_callbacks
+):
+    second = _start("second", VARIANTS, django_capture_on_commit_callbacks)
 
     assert list(Experiment.objects.filter(is_active=True)) == [second]
-    with pytest.raises(experiments.ExperimentError):
-        experiments.experiment_start(name="bad", variants=[{"name": "A"}, {"name": "A"}])
+    experiment.refresh_from_db()
+    assert experiment.state == "stopped"
+    assert experiment.stopped_at is not None
+    assert experiments.experiment_active_get().name == "second"
     with pytest.raises(IntegrityError):
         Experiment.objects.create(name="third", variants=VARIANTS, is_active=True)
 
@@ -233,3 +270,215 @@ def test_only_logged_in_customers_log_clicks(api_client, experiment):
     api_client.force_authenticate(UserFactory())  # a user who is no customer
     assert api_client.post(CLICKS, body).status_code == 403
     assert not Event.objects.exists()
+
+
+# --- variants serve different lists ----------------------------------------------------------
+
+
+def _customer_in(experiment: Experiment, variant: str):
+    """A logged-in customer whom the experiment assigns to ``variant``."""
+    while True:
+        user = UserFactory()
+        customer = CustomerFactory(user=user)
+        if experiments.experiment_variant_for(experiment=experiment, customer_id=customer.id) == (
+            variant
+        ):
+            return user, customer
+        customer.delete()
+
+
+def test_customers_in_different_variants_get_their_variants_lists(
+    api_client, active_version, experiment
+):
+    # given: the version's hybrid list and EASE list differ for both customers
+    hybrid_pick, ease_pick = ProductFactory(name="Hybrid pick"), ProductFactory(name="EASE pick")
+    users = {}
+    for variant in ("A", "B"):
+        user, customer = _customer_in(experiment, variant)
+        users[variant] = user
+        for key, product in (("hybrid", hybrid_pick), ("ease", ease_pick)):
+            CustomerRecommendation.objects.create(
+                model_version=active_version,
+                recommender=key,
+                customer=customer,
+                rank=1,
+                product=product,
+                score=0.5,
+            )
+
+    # when
+    served = {}
+    for variant, user in users.items():
+        api_client.force_authenticate(user)
+        response = api_client.get(MINE, {"k": 1})
+        served[variant] = (
+            response["X-Experiment-Variant"],
+            [item["name"] for item in response.json()["results"]],
+        )
+
+    # then: A (hybrid) and B (ease) each see their recommender's list
+    assert served == {"A": ("A", ["Hybrid pick"]), "B": ("B", ["EASE pick"])}
+
+
+def test_ctr_per_variant_comes_from_the_logged_impressions_and_clicks(
+    api_client, active_version, experiment
+):
+    # given: two customers in A and one in B are served their lists
+    product = ProductFactory()
+    OrderItemFactory(product=product)  # popular: everyone is shown it
+    a1, a2 = _customer_in(experiment, "A"), _customer_in(experiment, "A")
+    b1 = _customer_in(experiment, "B")
+    for user, _customer in (a1, a2, b1, b1):
+        api_client.force_authenticate(user)
+        assert api_client.get(MINE).status_code == 200
+    # and one A customer and the B customer click what they were shown
+    for (user, _customer), variant in ((a1, "A"), (b1, "B")):
+        api_client.force_authenticate(user)
+        body = {"experiment": "reco-test", "variant": variant, "product_id": product.id}
+        assert api_client.post(CLICKS, body).status_code == 201
+
+    # when
+    a, b = experiments.experiment_results_get(experiment=experiment).variants
+
+    # then: A 1 click / 2 lists, B 1 click / 2 lists
+    assert (a.name, a.impressions, a.clicks, a.ctr) == ("A", 2, 1, 0.5)
+    assert (b.name, b.impressions, b.clicks, b.ctr) == ("B", 2, 1, 0.5)
+    assert (a.low, a.high) == pytest.approx(experiments.wilson_interval(successes=1, trials=2))
+
+
+def test_staff_previewing_a_customer_sees_the_variant_but_logs_no_impression(
+    api_client, staff_user, active_version, experiment
+):
+    _user, customer = _customer_in(experiment, "B")
+    api_client.force_authenticate(staff_user)
+
+    response = api_client.get(f"/api/recommendations/customers/{customer.id}/recommendations/")
+
+    assert response.status_code == 200
+    assert response["X-Experiment-Variant"] == "B"
+    assert not Event.objects.exists()
+
+
+def test_starting_and_stopping_change_what_is_served_without_clearing_the_cache(
+    api_client, customer_user, active_version, django_capture_on_commit_callbacks
+):
+    user, _customer = customer_user
+    api_client.force_authenticate(user)
+    assert "X-Experiment" not in api_client.get(MINE)  # cached: no experiment runs
+    draft = experiments.experiment_create(name="reco-test", variants=VARIANTS)
+    assert "X-Experiment" not in api_client.get(MINE)  # a draft serves nothing
+
+    with django_capture_on_commit_callbacks(execute=True):
+        experiments.experiment_start(experiment_id=draft.id)
+    assert api_client.get(MINE)["X-Experiment"] == "reco-test"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        experiments.experiment_stop(experiment_id=draft.id)
+    assert "X-Experiment" not in api_client.get(MINE)
+    assert Event.objects.count() == 1  # the one list served while it ran
+
+
+def test_an_experiment_starts_only_when_the_served_model_has_its_lists(
+    django_capture_on_commit_callbacks,
+):
+    variants = [{"name": "A", "recommender": "hybrid"}, {"name": "B", "recommender": "als"}]
+    draft = experiments.experiment_create(name="needs-als", variants=variants)
+
+    # no model at all
+    with pytest.raises(experiments.ExperimentError, match="no precomputed lists for als, hybrid"):
+        experiments.experiment_start(experiment_id=draft.id)
+
+    # a model without ALS lists: the next training precomputes what the draft names
+    version = ModelVersion.objects.create(
+        kind="recommender", version=1, status=ModelVersion.Status.ACTIVE
+    )
+    _lists(version, "hybrid")
+    assert experiments.experiment_recommender_keys() == {"als"}
+    with pytest.raises(experiments.ExperimentError, match="no precomputed lists for als\\. "):
+        experiments.experiment_start(experiment_id=draft.id)
+    assert experiments.experiment_active_get() is None
+
+    _lists(version, "als")
+    with django_capture_on_commit_callbacks(execute=True):
+        started = experiments.experiment_start(experiment_id=draft.id)
+    assert (started.state, experiments.experiment_active_get().name) == ("running", "needs-als")
+
+
+def test_variants_are_validated_and_blends_normalised():
+    cleaned = experiments.variants_clean(
+        [
+            {"name": " A ", "recommender": "hybrid"},
+            {"name": "B", "blend": {"item-knn": 1, "ease": 3}},
+        ]
+    )
+
+    assert cleaned == [
+        {"name": "A", "recommender": "hybrid"},
+        {"name": "B", "blend": {"ease": 0.75, "item-knn": 0.25}},
+    ]
+    assert [experiments.variant_recommender_key(variant) for variant in cleaned] == [
+        "hybrid",
+        "blend:ease=0.75,item-knn=0.25",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        ([{"name": "A", "recommender": "hybrid"}], "2 to 4 variants"),
+        (
+            [{"name": "A", "recommender": "hybrid"}, {"name": "A", "recommender": "ease"}],
+            "distinct names",
+        ),
+        ([{"name": "A"}, {"name": "B", "recommender": "ease"}], "must serve one of"),
+        (
+            [{"name": "A", "recommender": "hybrid"}, {"name": "B", "recommender": "magic"}],
+            "must serve one of",
+        ),
+        (
+            [{"name": "A", "recommender": "hybrid"}, {"name": "B", "blend": {"hybrid": 1}}],
+            "cannot blend hybrid",
+        ),
+        (
+            [{"name": "A", "recommender": "hybrid"}, {"name": "B", "blend": {"ease": 0}}],
+            "at least one blend weight",
+        ),
+        (
+            [{"name": "A", "recommender": "hybrid"}, {"name": "B", "blend": {"ease": "x"}}],
+            "must be numbers",
+        ),
+        (
+            [{"name": "A", "recommender": "hybrid"}, {"name": "B", "blend": {"ease": -1}}],
+            "0 or more",
+        ),
+        ("A,B", "2 to 4 variants"),
+    ],
+)
+def test_bad_variants_are_refused_with_a_reason(variants, message):
+    with pytest.raises(experiments.ExperimentError, match=message):
+        experiments.experiment_create(name="bad", variants=variants)
+    assert not Experiment.objects.exists()
+
+
+def test_an_experiment_name_is_a_new_slug():
+    experiments.experiment_create(name="first", variants=VARIANTS)
+
+    with pytest.raises(experiments.ExperimentError, match="already exists"):
+        experiments.experiment_create(name="first", variants=VARIANTS)
+    with pytest.raises(experiments.ExperimentError, match="letters, digits"):
+        experiments.experiment_create(name="not a slug", variants=VARIANTS)
+
+
+def test_a_warm_request_under_an_experiment_only_writes_its_impression(
+    api_client, customer_user, experiment, django_assert_num_queries
+):
+    user, customer = customer_user
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api_client.get(MINE)
+
+    with django_assert_num_queries(1) as queries:
+        response = api_client.get(MINE)
+
+    assert response.status_code == 200
+    assert queries.captured_queries[0]["sql"].startswith('INSERT INTO "store_event"')
+    assert Event.objects.filter(customer=customer, metadata__kind="impression").count() == 2

@@ -353,6 +353,36 @@ def test_normalise_scores():
     np.testing.assert_array_equal(normalise_scores(np.ones((1, 3)), None), [[0, 0, 0]])
 
 
+def test_rank_normalisation_is_reciprocal_rank_with_shared_ranks_for_ties():
+    scores = np.array([[1.0, 2.0, 3.0, 100.0, 0.0, 0.0]])
+    mask = np.array([[True, True, True, False, True, True]])
+
+    ranks = 1 / normalise_scores(scores, mask, "rank") - 60
+
+    # candidates by score (the two zeros tie at rank 4), then the seen item
+    np.testing.assert_allclose(ranks, [[3, 2, 1, 6, 4, 4]])
+
+
+def test_a_blend_of_fitted_members_equals_fitting_the_blend():
+    train, members = _hybrid_fixture()
+    pairs = [("a", members["a"]), ("b", _FixedScores([0, 0, 0, 0, 0, 0, 5, 1, 1, 1]))]
+    weights = {"a": 1.0, "b": 2.0}
+    fitted = HybridRecommender(pairs, weights=weights, normalisation="rank").fit(train)
+
+    reused = HybridRecommender.from_fitted(
+        fitted.recommenders_, weights=weights, normalisation="rank"
+    )
+
+    users = np.arange(train.shape[0])
+    np.testing.assert_array_equal(
+        reused.recommend_batch(users, 3)[0], fitted.recommend_batch(users, 3)[0]
+    )
+    with pytest.raises(ValueError, match="same training matrix"):
+        HybridRecommender.from_fitted(
+            [("a", fitted.recommenders_[0][1]), ("c", ItemKNNRecommender().fit(train[:2]))]
+        )
+
+
 # -- planted structure ----------------------------------------------------------------------
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")

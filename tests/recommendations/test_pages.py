@@ -9,7 +9,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from recommendations import experiments
-from recommendations.models import CustomerRecommendation, RecommenderEvaluation
+from recommendations.forms import SERVES_CHOICES
+from recommendations.models import CustomerRecommendation, Experiment, RecommenderEvaluation
 from shopops.registry import services as registry
 from shopops.registry.models import ModelVersion
 from tests.factories import (
@@ -37,10 +38,13 @@ def _version(number: int, ndcg: float, status: str) -> ModelVersion:
     )
 
 
-def _evaluation(version: ModelVersion, name: str, ndcg: float) -> RecommenderEvaluation:
+def _evaluation(
+    version: ModelVersion, name: str, ndcg: float, split: str = "validation"
+) -> RecommenderEvaluation:
     return RecommenderEvaluation.objects.create(
         model_version=version,
         recommender=name,
+        split=split,
         k=10,
         precision=0.05,
         recall=0.25,
@@ -55,12 +59,17 @@ def _evaluation(version: ModelVersion, name: str, ndcg: float) -> RecommenderEva
 
 @pytest.fixture
 def trained():
-    """v1 ready, v2 active; v2 evaluated popularity (0.1) and the hybrid (0.2)."""
+    """v1 ready, v2 active; v2 evaluated popularity (0.1) and the hybrid (0.2) on
+    validation, and on the test period popularity (0.0625) and the hybrid (0.1875)."""
     first = _version(1, 0.15, ModelVersion.Status.READY)
     _evaluation(first, "hybrid", 0.15)
     second = _version(2, 0.2, ModelVersion.Status.ACTIVE)
+    second.metrics["test_ndcg_at_10"] = 0.1875
+    second.save(update_fields=["metrics"])
     _evaluation(second, "popularity", 0.1)
     _evaluation(second, "hybrid", 0.2)
+    _evaluation(second, "popularity", 0.0625, "test")
+    _evaluation(second, "hybrid", 0.1875, "test")
     return second
 
 
@@ -78,15 +87,49 @@ def test_overview_shows_the_latest_evaluations_and_the_history(client, staff_use
     assert response.status_code == 200
     assert [row.recommender for row in response.context["rows"]] == ["hybrid", "popularity"]
     html = response.content.decode()
-    assert '<tr data-recommender="hybrid" class="served">' in html
-    assert '<td class="num">0.2000</td>' in html
-    assert '<td class="num">0.7500</td>' in html
+    # each recommender's validation and test metrics on one row, side by side
+    metrics = (
+        '<td class="num">0.0500</td><td class="num">0.2500</td><td class="num">0.1250</td>'
+        '<td class="num">0.5000</td><td class="num">0.7500</td>'
+    )
+    assert (
+        '<tr data-recommender="hybrid" class="served">\n'
+        '      <td>hybrid <span class="badge active">served</span></td>\n'
+        f'      <td class="num split">0.2000</td>{metrics}\n'
+        f'      <td class="num split">0.1875</td>{metrics}\n'
+        '      <td class="num">1.50</td>'
+    ) in html
+    assert (
+        f'<td class="num split">0.1000</td>{metrics}\n'
+        f'      <td class="num split">0.0625</td>{metrics}'
+    ) in html
+    assert "(40 customers; tunes the blend, gates promotion)" in html
+    assert "(40 customers; later period, never used to choose)" in html
     assert "v1 (ready) · v2 (active)" in html
     assert _charts(response) == {
-        "ndcg": {"labels": ["hybrid", "popularity"], "values": [0.2, 0.1]},
-        "history": {"labels": ["v1", "v2"], "values": [0.15, 0.2]},
+        "ndcg": {
+            "labels": ["hybrid", "popularity"],
+            "validation": [0.2, 0.1],
+            "test": [0.1875, 0.0625],
+        },
+        "history": {
+            "labels": ["v1", "v2"],
+            "validation": [0.15, 0.2],
+            "test": [None, 0.1875],
+        },
     }
     assert "Retrain" in html
+
+
+def test_overview_says_when_a_version_has_no_test_rows(client, staff_user):
+    version = _version(1, 0.15, ModelVersion.Status.ACTIVE)
+    _evaluation(version, "hybrid", 0.15)
+    client.force_login(staff_user)
+
+    html = client.get(reverse(OVERVIEW)).content.decode()
+
+    assert '<td class="num split muted" colspan="6">not evaluated</td>' in html
+    assert "This version recorded no test-period rows" in html
 
 
 def test_overview_without_a_model_says_so(client, staff_user):
@@ -213,8 +256,14 @@ def test_preview_lists_several_matches_and_says_when_none(client, staff_user):
 
 
 def test_experiments_page_shows_ctr_intervals_and_the_difference(client, staff_user):
-    experiment = experiments.experiment_start(
-        name="blend-test", variants=[{"name": "A"}, {"name": "B"}]
+    experiment = Experiment.objects.create(
+        name="blend-test",
+        variants=[
+            {"name": "A", "recommender": "hybrid"},
+            {"name": "B", "blend": {"ease": 0.5, "item-knn": 0.5}},
+        ],
+        is_active=True,
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     customer, product = CustomerFactory(), ProductFactory()
     for variant, shown, clicked in (("A", 100, 10), ("B", 80, 20)):
@@ -241,11 +290,13 @@ def test_experiments_page_shows_ctr_intervals_and_the_difference(client, staff_u
 
     assert experiment.name in html
     assert (
-        '<tr data-variant="A"><td>A</td><td class="num">100</td><td class="num">10</td>'
+        '<tr data-variant="A"><td>A</td><td class="small">hybrid</td><td class="num">100</td>'
+        '<td class="num">10</td>'
         '<td class="num">0.1000</td><td class="num">0.0552 – 0.1744</td></tr>'
     ) in html
     assert (
-        '<tr data-variant="B"><td>B</td><td class="num">80</td><td class="num">20</td>'
+        '<tr data-variant="B"><td>B</td><td class="small">blend:ease=0.5,item-knn=0.5</td>'
+        '<td class="num">80</td><td class="num">20</td>'
         '<td class="num">0.2500</td><td class="num">0.1681 – 0.3548</td></tr>'
     ) in html
     assert "Difference (B − A): <strong>0.1500</strong>" in html
@@ -257,3 +308,177 @@ def test_experiments_page_without_experiments_says_so(client, staff_user):
     html = client.get(reverse("recommendations:experiments")).content.decode()
 
     assert "No A/B test has been run yet." in html
+
+
+# --- creating, starting and stopping A/B tests ------------------------------------------------
+
+
+def _form(name: str, **variants: str) -> dict[str, str]:
+    data = {"name": name}
+    for position, (variant, serves) in enumerate(variants.items(), start=1):
+        data[f"variant_{position}_name"] = variant
+        if serves.startswith("blend:"):
+            data[f"variant_{position}_serves"] = "blend"
+            data[f"variant_{position}_blend"] = serves.removeprefix("blend:")
+        else:
+            data[f"variant_{position}_serves"] = serves
+    return data
+
+
+def test_the_form_offers_every_recommender_a_variant_may_serve():
+    offered = {value for value, _label in SERVES_CHOICES}
+
+    assert offered == {*experiments.RECOMMENDER_NAMES, "blend"}
+
+
+def test_a_merchant_creates_starts_and_stops_an_ab_test(
+    client, staff_user, trained, django_capture_on_commit_callbacks
+):
+    # given: the served model (v2) has hybrid and EASE lists
+    customer, product = CustomerFactory(), ProductFactory()
+    for key in ("hybrid", "ease", "blend:ease=0.7,item-knn=0.3"):
+        CustomerRecommendation.objects.create(
+            model_version=trained,
+            recommender=key,
+            customer=customer,
+            rank=1,
+            product=product,
+            score=1.0,
+        )
+    client.force_login(staff_user)
+
+    # when: a draft with a single recommender and a blend is created
+    response = client.post(
+        reverse("recommendations:experiment-create"),
+        _form("ease-test", A="ease", B="blend:ease=7, item-knn=3"),
+        follow=True,
+    )
+
+    # then
+    experiment = Experiment.objects.get()
+    assert (experiment.name, experiment.state) == ("ease-test", "draft")
+    assert experiment.variants == [
+        {"name": "A", "recommender": "ease"},
+        {"name": "B", "blend": {"ease": 0.7, "item-knn": 0.3}},
+    ]
+    html = response.content.decode()
+    assert '<td class="small">blend:ease=0.7,item-knn=0.3</td>' in html
+    assert "data-experiment-start>Start</button>" in html
+
+    # when: started, then stopped
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(
+            reverse("recommendations:experiment-start", args=[experiment.id]), follow=True
+        )
+    assert [str(message) for message in started.context["messages"]] == [
+        "A/B test ease-test is running."
+    ]
+    assert experiments.experiment_active_get().name == "ease-test"
+    with django_capture_on_commit_callbacks(execute=True):
+        stopped = client.post(
+            reverse("recommendations:experiment-stop", args=[experiment.id]), follow=True
+        )
+    assert [str(message) for message in stopped.context["messages"]] == [
+        "A/B test ease-test is stopped."
+    ]
+    assert experiments.experiment_active_get() is None
+    experiment.refresh_from_db()
+    assert experiment.state == "stopped"
+    assert "data-experiment-start>Resume</button>" in stopped.content.decode()
+
+
+def test_a_draft_without_lists_cannot_start_and_says_why(client, staff_user, trained):
+    draft = experiments.experiment_create(
+        name="als-test",
+        variants=[{"name": "A", "recommender": "hybrid"}, {"name": "B", "recommender": "als"}],
+    )
+    client.force_login(staff_user)
+
+    page = client.get(reverse("recommendations:experiments")).content.decode()
+    response = client.post(
+        reverse("recommendations:experiment-start", args=[draft.id]), follow=True
+    )
+
+    assert "The served model has no precomputed lists for <strong>als, hybrid</strong>" in page
+    assert "disabled" in page.split("data-experiment-start")[1].split(">")[0]
+    assert [str(message) for message in response.context["messages"]] == [
+        "The served model has no precomputed lists for als, hybrid. Retrain the recommender "
+        "(a training precomputes every draft's lists), then start the experiment."
+    ]
+    draft.refresh_from_db()
+    assert draft.state == "draft"
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (_form("one-variant", A="ease"), "An experiment needs 2 to 4 variants."),
+        (_form("no-blend", A="ease", B="blend:"), "give the blend, e.g. ease=0.7"),
+        (_form("bad-blend", A="ease", B="blend:ease"), "Write each blend member as name=weight"),
+        (_form("bad-weight", A="ease", B="blend:ease=x"), "&#x27;x&#x27; is not a number."),
+        (_form("magic", A="ease", B="blend:magic=1"), "cannot blend magic"),
+        (_form("not a slug", A="ease", B="hybrid"), "Enter a valid “slug”"),
+    ],
+)
+def test_a_bad_ab_test_form_is_a_400_that_says_why(client, staff_user, data, error):
+    client.force_login(staff_user)
+
+    response = client.post(reverse("recommendations:experiment-create"), data)
+
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert not Experiment.objects.exists()
+
+
+def test_ab_test_changes_need_their_permissions_and_a_post(client):
+    user = UserFactory(is_staff=True)
+    draft = experiments.experiment_create(
+        name="perm-test",
+        variants=[{"name": "A", "recommender": "hybrid"}, {"name": "B", "recommender": "ease"}],
+    )
+    client.force_login(user)
+    start = reverse("recommendations:experiment-start", args=[draft.id])
+    create = reverse("recommendations:experiment-create")
+
+    assert client.post(create, _form("x", A="ease", B="hybrid")).status_code == 403
+    assert client.post(start).status_code == 403
+    assert client.post(reverse("recommendations:experiment-stop", args=[draft.id])).status_code == (
+        403
+    )
+    assert "New A/B test" not in client.get(reverse("recommendations:experiments")).content.decode()
+    user.user_permissions.add(Permission.objects.get(codename="change_experiment"))
+    assert client.get(start).status_code == 405
+    assert Experiment.objects.get().state == "draft"
+
+
+def test_preview_names_the_customers_variant(
+    client, staff_user, trained, django_capture_on_commit_callbacks
+):
+    customer, product = CustomerFactory(name="Ada"), ProductFactory(name="EASE pick")
+    for key in ("hybrid", "ease"):
+        CustomerRecommendation.objects.create(
+            model_version=trained,
+            recommender=key,
+            customer=customer,
+            rank=1,
+            product=product,
+            score=1.0,
+        )
+    experiment = experiments.experiment_create(
+        name="preview-test",
+        variants=[{"name": "A", "recommender": "ease"}, {"name": "B", "recommender": "ease"}],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        experiments.experiment_start(experiment_id=experiment.id)
+    variant = experiments.experiment_variant_for(experiment=experiment, customer_id=customer.id)
+    client.force_login(staff_user)
+
+    response = client.get(reverse("recommendations:preview"), {"customer": customer.id})
+
+    html = response.content.decode()
+
+    assert (
+        f"this customer is in variant <strong>{variant}</strong> and sees the list of "
+        "<strong>ease</strong>."
+    ) in html
+    assert "top 1 by ease" in html

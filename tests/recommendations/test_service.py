@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 
-from recommendations import selectors
+from recommendations import experiments, selectors
 from recommendations.models import CustomerRecommendation, RecommenderEvaluation, SimilarProduct
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import model_training_run_now, model_version_artifact_verify
@@ -172,3 +172,63 @@ def test_evaluate_recommenders_on_the_shop(demo_shop):
 
     assert out.getvalue().startswith("the shop's orders and events: ")
     assert "hybrid" in out.getvalue()
+
+
+def test_training_records_every_recommender_on_validation_and_on_the_later_test_period(
+    demo_shop,
+):
+    version = model_training_run_now(kind="recommender")
+
+    rows = {
+        (row.split, row.recommender): row
+        for row in RecommenderEvaluation.objects.filter(model_version=version)
+    }
+    names = {"popularity", "item-knn", "als", "ease", "content", "hybrid"}
+    assert set(rows) == {(split, name) for split in ("validation", "test") for name in names}
+    test_hybrid = rows[("test", "hybrid")]
+    assert version.metrics["test_ndcg_at_10"] == pytest.approx(test_hybrid.ndcg)
+    assert version.metrics["test_users"] == test_hybrid.users > 0
+    # the blend chosen on validation also ranks better than popularity on the test period
+    assert test_hybrid.ndcg > rows[("test", "popularity")].ndcg + 0.05
+
+
+def test_training_precomputes_the_lists_a_draft_experiment_names(
+    demo_shop, django_capture_on_commit_callbacks
+):
+    # given: a draft testing EASE and a blend against the hybrid
+    draft = experiments.experiment_create(
+        name="ease-vs-blend",
+        variants=[
+            {"name": "A", "recommender": "hybrid"},
+            {"name": "B", "recommender": "ease"},
+            {"name": "C", "blend": {"item-knn": 1, "popularity": 1}},
+        ],
+    )
+    blend = "blend:item-knn=0.5,popularity=0.5"
+    assert experiments.experiment_recommender_keys() == {"ease", blend}
+
+    # when
+    version = model_training_run_now(kind="recommender")
+
+    # then: each list is there for every trained customer, and they differ
+    assert version.metrics["precomputed_lists"] == [blend, "ease", "hybrid"]
+    n_customers = version.metrics["n_customers"]
+    rows = CustomerRecommendation.objects.filter(model_version=version)
+    for key in ("hybrid", "ease", blend):
+        assert rows.filter(recommender=key).values("customer_id").distinct().count() == (
+            n_customers
+        )
+    assert rows.count() == version.metrics["n_recommendations"]
+    customer_id = rows.order_by("customer_id").values_list("customer_id", flat=True).first()
+    firsts = {
+        key: list(
+            rows.filter(recommender=key, customer_id=customer_id)
+            .order_by("rank")
+            .values_list("product_id", flat=True)
+        )
+        for key in ("hybrid", "ease", blend)
+    }
+    assert firsts["ease"] != firsts[blend]
+    # and the draft can start: the served model has its lists
+    with django_capture_on_commit_callbacks(execute=True):
+        assert experiments.experiment_start(experiment_id=draft.id).is_active

@@ -3,12 +3,16 @@
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
+from django.db import transaction
 
+from mining.engine.association import Rule
 from mining.models import CustomerSegment, Segment
+from mining.services import rules as rules_services
 from recommendations import selectors
 from recommendations.models import CustomerRecommendation, SimilarProduct
 from shopops.registry.models import ModelVersion
-from shopops.registry.services import model_version_promote
+from shopops.registry.services import model_version_promote, model_version_rollback
 from tests.factories import CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -158,8 +162,17 @@ def test_precomputed_similar_products_are_served_in_rank_order():
     assert {item["reason"] for item in items} == {"similar to Mug"}
 
 
-def test_promoting_a_second_version_changes_the_served_list(django_capture_on_commit_callbacks):
-    # given: version 1 is served (and cached)
+def _served(customer) -> list[int]:
+    return [
+        item["product_id"]
+        for item in selectors.customer_recommendations_list(customer_id=customer.id, limit=1)
+    ]
+
+
+def test_promotion_and_rollback_change_what_is_served_without_clearing_the_cache(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    # given: version 1 is served, and its list is cached (a second read runs no query)
     customer = CustomerFactory()
     old, new = ProductFactory(), ProductFactory()
     first, second = _version(1), _version(2)
@@ -167,22 +180,108 @@ def test_promoting_a_second_version_changes_the_served_list(django_capture_on_co
     _recommend(second, customer, [new])
     with django_capture_on_commit_callbacks(execute=True):
         model_version_promote(version_id=first.id)
-    assert [
-        item["product_id"]
-        for item in selectors.customer_recommendations_list(customer_id=customer.id, limit=1)
-    ] == [old.id]
-    namespace = selectors.cache_namespace()
+    assert _served(customer) == [old.id]
+    with django_assert_num_queries(0):
+        assert _served(customer) == [old.id]
 
-    # when
+    # when: version 2 is promoted (nothing clears the cache by hand)
     with django_capture_on_commit_callbacks(execute=True):
         model_version_promote(version_id=second.id)
 
-    # then: the promotion bumped the cache namespace and the new version's list is served
-    assert selectors.cache_namespace() == namespace + 1
-    assert [
-        item["product_id"]
-        for item in selectors.customer_recommendations_list(customer_id=customer.id, limit=1)
-    ] == [new.id]
+    # then: its list is served at once
+    assert _served(customer) == [new.id]
+
+    # and a rollback serves version 1's list again
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_rollback(kind="recommender")
+    assert _served(customer) == [old.id]
+
+
+def test_a_promotion_that_rolls_back_changes_nothing_served(django_capture_on_commit_callbacks):
+    customer = CustomerFactory()
+    old, new = ProductFactory(), ProductFactory()
+    first, second = _version(1), _version(2)
+    _recommend(first, customer, [old])
+    _recommend(second, customer, [new])
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version_id=first.id)
+    assert _served(customer) == [old.id]
+
+    def promote_then_fail() -> None:
+        with transaction.atomic():
+            model_version_promote(version_id=second.id)
+            raise RuntimeError("the surrounding work failed")
+
+    # when: version 2's promotion is inside a transaction that fails
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+    ):
+        promote_then_fail()
+
+    # then: no refresh ran and version 1 is still served
+    assert callbacks == []
+    assert _served(customer) == [old.id]
+
+
+def test_segment_popular_and_frequently_bought_together_are_cached_per_active_version(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    # given: the mug is bought with the teapot (rules v1), and by two customers
+    mug, teapot, caddy = (
+        ProductFactory(name="Mug"),
+        ProductFactory(name="Teapot"),
+        ProductFactory(name="Caddy"),
+    )
+    customer = CustomerFactory()
+    _buy(CustomerFactory(), mug, teapot)
+    _buy(CustomerFactory(), mug)
+    first = ModelVersion.objects.create(kind="rules", version=1, status=ModelVersion.Status.READY)
+    second = ModelVersion.objects.create(kind="rules", version=2, status=ModelVersion.Status.READY)
+    for version, consequent in ((first, teapot), (second, caddy)):
+        rules_services.rules_store(
+            version=version,
+            rules=[
+                Rule(
+                    antecedent=(mug.id,),
+                    consequent=consequent.id,
+                    support=0.5,
+                    confidence=0.5,
+                    lift=2.0,
+                    leverage=0.1,
+                    conviction=2.0,
+                    antecedent_count=2,
+                    consequent_count=1,
+                    rule_count=1,
+                    n_baskets=2,
+                )
+            ],
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version_id=first.id)
+
+    def together() -> list[tuple[int, str]]:
+        return [
+            (item["product_id"], item["reason"])
+            for item in selectors.frequently_bought_together_list(product_id=mug.id)
+        ]
+
+    popular = selectors.segment_popular_list(customer_id=customer.id, limit=2)
+    assert together() == [(teapot.id, "often bought with Mug")]
+
+    # when read again: from the cache, no query
+    with django_assert_num_queries(0):
+        assert selectors.segment_popular_list(customer_id=customer.id, limit=2) == popular
+        assert together() == [(teapot.id, "often bought with Mug")]
+    assert [(item["product_id"], item["score"]) for item in popular] == [
+        (mug.id, 2.0),
+        (teapot.id, 1.0),
+    ]
+
+    # then: promoting rules v2 changes "bought together" at once
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version_id=second.id)
+    assert together() == [(caddy.id, "often bought with Mug")]
 
 
 def test_frequently_bought_together_is_empty_without_a_rules_model():
@@ -203,3 +302,38 @@ def test_interaction_rows_net_returns_and_weight_events():
     assert list(data.customer_ids) == sorted([customer.id, other.id])
     assert int(data.rows.is_return.sum()) == 1
     assert list(data.product_ids) == [product.id]
+
+
+def test_a_warm_served_list_is_one_cache_round_trip_and_no_query(
+    django_capture_on_commit_callbacks, django_assert_num_queries, monkeypatch
+):
+    customer, product = CustomerFactory(), ProductFactory()
+    version = _version(1)
+    _recommend(version, customer, [product])
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version_id=version.id)
+    cold = selectors.customer_recommendations_served(customer_id=customer.id, limit=1)
+    calls: list[str] = []
+    depth = [0]  # the local-memory cache's get_many calls its get: count the outer call only
+
+    def counted(name, method):
+        def call(*args, **kwargs):
+            if not depth[0]:
+                calls.append(name)
+            depth[0] += 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return call
+
+    for name in ("get", "get_many", "set", "add"):
+        monkeypatch.setattr(cache, name, counted(name, getattr(cache, name)))
+
+    with django_assert_num_queries(0):
+        warm = selectors.customer_recommendations_served(customer_id=customer.id, limit=1)
+
+    assert calls == ["get_many"]
+    assert warm == cold
+    assert [item["product_id"] for item in warm.items] == [product.id]
