@@ -7,7 +7,7 @@ whole table, and their change lists skip the second, unfiltered COUNT(*).
 
 from django.contrib import admin
 
-from shopops.store import selectors
+from shopops.store import selectors, services
 from shopops.store.models import (
     Category,
     Customer,
@@ -73,6 +73,16 @@ class ProductAdmin(admin.ModelAdmin):
     inlines = (ProductImageInline,)
     list_per_page = 50
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ProductImage:
+            super().save_formset(request, form, formset, change)
+            return
+        # Images go through the store service so apps hear about new pictures after commit.
+        for image in formset.save(commit=False):
+            services.product_image_save(image=image)
+        for image in formset.deleted_objects:
+            image.delete()
+
 
 @admin.register(ProductImage)
 class ProductImageAdmin(admin.ModelAdmin):
@@ -80,6 +90,9 @@ class ProductImageAdmin(admin.ModelAdmin):
     list_select_related = ("product",)
     search_fields = ("product__sku", "product__name", "alt_text")
     raw_id_fields = ("product",)
+
+    def save_model(self, request, obj, form, change):
+        services.product_image_save(image=obj)
 
 
 @admin.register(Customer)

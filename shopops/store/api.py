@@ -16,6 +16,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import parsers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.filters import SearchFilter
 from rest_framework.permissions import AllowAny
@@ -35,7 +36,11 @@ from shopops.store.filters import (
     ProductFilter,
     StableOrderingFilter,
 )
-from shopops.store.permissions import CatalogPermissions, CustomerScopedPermissions
+from shopops.store.permissions import (
+    CatalogPermissions,
+    CustomerScopedPermissions,
+    staff_permission,
+)
 from shopops.store.serializers import (
     CategoryInputSerializer,
     CategoryOutputSerializer,
@@ -47,6 +52,8 @@ from shopops.store.serializers import (
     OrderCreateInputSerializer,
     OrderOutputSerializer,
     OrderUpdateInputSerializer,
+    ProductImageInputSerializer,
+    ProductImageOutputSerializer,
     ProductInputSerializer,
     ProductOutputSerializer,
 )
@@ -200,6 +207,26 @@ class ProductViewSet(ServiceModelViewSet):
 
     def service_delete(self, instance):
         services.product_delete(product=instance)
+
+    @extend_schema(
+        request={"multipart/form-data": ProductImageInputSerializer},
+        responses={201: ProductImageOutputSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="images",
+        parser_classes=[parsers.MultiPartParser],
+        permission_classes=[staff_permission("store.add_productimage")],
+    )
+    def add_image(self, request: Request, pk: str | None = None) -> Response:
+        """Add a photo to a product (multipart: ``image``, ``alt_text``, ``position``)."""
+        product = self.get_object()
+        serializer = ProductImageInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        image = services.product_image_create(product=product, data=serializer.validated_data)
+        output = ProductImageOutputSerializer(image, context=self.get_serializer_context())
+        return Response(output.data, status=status.HTTP_201_CREATED)
 
 
 @_crud_schema(CustomerInputSerializer, CustomerOutputSerializer)

@@ -111,6 +111,12 @@ class ProductImageOutputSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request is not None else url
 
 
+class ProductImageInputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProductImage
+        fields = ["image", "alt_text", "position"]
+
+
 class ProductOutputSerializer(serializers.ModelSerializer):
     category = CategoryReferenceSerializer(allow_null=True)
     images = ProductImageOutputSerializer(many=True)

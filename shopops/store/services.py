@@ -9,7 +9,7 @@ choices); the rules that need the database or the acting user live here. A broke
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,7 +19,15 @@ from django.db import models, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from shopops.store.models import Category, Customer, Event, Order, OrderItem, Product
+from shopops.store.models import (
+    Category,
+    Customer,
+    Event,
+    Order,
+    OrderItem,
+    Product,
+    ProductImage,
+)
 from shopops.store.selectors import (
     category_descendant_ids,
     customer_for_user,
@@ -98,6 +106,44 @@ def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
 def product_delete(*, product: Product) -> None:
     """Delete a product; one that was ever ordered is kept (deactivate it instead)."""
     _instance_delete(product)
+
+
+# --- product images -------------------------------------------------------------------------------
+
+#: Called with ``image_id=`` after a product image is added or its file replaced, once the write
+#: has committed. Apps register here from ``AppConfig.ready()`` (the vision app queues its
+#: categorisation), so the store never imports them and no signal carries business logic.
+product_image_added_hooks: list[Callable[..., None]] = []
+
+
+def product_image_added_hook_register(hook: Callable[..., None]) -> None:
+    if hook not in product_image_added_hooks:
+        product_image_added_hooks.append(hook)
+
+
+def _product_image_added(image_id: int) -> None:
+    for hook in list(product_image_added_hooks):
+        transaction.on_commit(lambda hook=hook: hook(image_id=image_id))
+
+
+def product_image_save(*, image: ProductImage) -> ProductImage:
+    """Save a new or edited product image (the admin builds it from its form).
+
+    The hooks run only when the picture itself is new or replaced: editing the alt text or
+    position of an image changes nothing an app derived from its pixels.
+    """
+    is_new_file = image.pk is None or image.image.name != (
+        ProductImage.objects.filter(pk=image.pk).values_list("image", flat=True).first()
+    )
+    image.save()
+    if is_new_file:
+        _product_image_added(image.pk)
+    return image
+
+
+def product_image_create(*, product: Product, data: Mapping[str, Any]) -> ProductImage:
+    """Add an image (``image`` file, ``alt_text``, ``position``) to ``product``."""
+    return product_image_save(image=ProductImage(product=product, **data))
 
 
 # --- customers ----------------------------------------------------------------------------------
@@ -201,6 +247,34 @@ def order_update(*, order: Order, data: Mapping[str, Any]) -> Order:
 
 def order_delete(*, order: Order) -> None:
     _instance_delete(order)
+
+
+#: Orders that have not left the warehouse; later ones are returned, not cancelled.
+CANCELLABLE_STATUSES = (Order.Status.PENDING, Order.Status.PAID)
+
+
+class OrderNotCancellable(Exception):
+    """The order has shipped (or ended) and can no longer be cancelled."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"An order that is {status} cannot be cancelled.")
+        self.status = status
+
+
+def order_cancel(*, order_id: int) -> Order:
+    """Cancel a pending or paid order; a cancelled one is returned unchanged.
+
+    Locks the row so a cancellation cannot race the warehouse marking the order shipped.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(id=order_id)
+        if order.status == Order.Status.CANCELLED:
+            return order
+        if order.status not in CANCELLABLE_STATUSES:
+            raise OrderNotCancellable(order.status)
+        order.status = Order.Status.CANCELLED
+        order.save(update_fields=["status"])
+    return order
 
 
 # --- behaviour events -----------------------------------------------------------------------------
