@@ -205,6 +205,11 @@ _PRICE_MAX_PATTERNS = [
         rf"|at most|within|lower than|<)\s*{_CUR}{_NUM}",
         re.I,
     ),
+    # A limit word after the amount: "two hundred pounds max", "£50 or less", "30 tops".
+    re.compile(
+        rf"{_NOT_DIGIT}{_CUR}{_NUM}{_CUR_WORD}\s*(?:max(?:imum)?|or less|at most|tops|or under)\b",
+        re.I,
+    ),
     re.compile(rf"(?:不超过|不到|低于|少于|不高于|最多|以内)\s*{_NUM}"),
     re.compile(rf"{_NUM}\s*(?:元|块钱|块|rmb)?\s*(?:以下|以内|之内|内)"),
 ]
@@ -336,11 +341,12 @@ class EntityExtractor:
                 if value not in found:
                     found.append(value)
                 text = _blank(text, match.span())
-        lowered = text.lower()
-        for alias, name in canonical.items():
-            # Multi-letter word aliases ("medium", "大号"); single letters only via patterns.
-            is_word = _is_cjk(alias) or len(alias) > 2
-            if is_word and _contains(lowered, alias) and name not in found:
+        # Multi-letter word aliases ("medium", "大号"); single letters only via patterns.
+        words = {
+            alias: name for alias, name in canonical.items() if _is_cjk(alias) or len(alias) > 2
+        }
+        for name in _longest_aliases_found(text.lower(), words):
+            if name not in found:
                 found.append(name)
         return text, found
 
@@ -358,12 +364,12 @@ class EntityExtractor:
 
     @staticmethod
     def _aliases_found(text: str, table: Mapping[str, Sequence[str]]) -> list[str]:
-        lowered = text.lower()
-        found = []
-        for name, aliases in table.items():
-            if any(_contains(lowered, alias.lower()) for alias in (name, *aliases)):
-                found.append(name)
-        return found
+        by_alias = {
+            alias.lower(): name for name, aliases in table.items() for alias in (name, *aliases)
+        }
+        found = set(_longest_aliases_found(text.lower(), by_alias))
+        # Table order, so callers see colours and categories in a stable order.
+        return [name for name in table if name in found]
 
     def _products(self, text: str, language: str) -> list[ProductMatch]:
         best: dict[int, ProductMatch] = {}
@@ -379,6 +385,23 @@ class EntityExtractor:
 
 def _is_cjk(text: str) -> bool:
     return any("\u3400" <= ch <= "\u9fff" for ch in text)
+
+
+def _longest_aliases_found(text: str, by_alias: Mapping[str, str]) -> list[str]:
+    """Names whose aliases occur in ``text``, longest alias first.
+
+    A matched alias is blanked out before shorter ones are tried, so "粉红色" (pink) does not
+    also yield "红色" (red) and "加大号" (XL) does not also yield "大号" (L).
+    """
+    found: list[str] = []
+    for alias in sorted(by_alias, key=len, reverse=True):
+        if not _contains(text, alias):
+            continue
+        if by_alias[alias] not in found:
+            found.append(by_alias[alias])
+        if _is_cjk(alias):
+            text = text.replace(alias, " " * len(alias))
+    return found
 
 
 def _contains(text: str, alias: str) -> bool:
