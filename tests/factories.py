@@ -84,3 +84,74 @@ class EventFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     event_type = Event.Type.VIEW
     occurred_at = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+# --- chatbot
+from chatbot.models import Conversation, FaqEntry, IntentExample, Message  # noqa: E402
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Conversation
+
+    customer = None
+    session_key = factory.Sequence(lambda n: f"session{n:05d}")
+    language = "en"
+    mode = Conversation.Mode.BOT
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    conversation = factory.SubFactory(ConversationFactory)
+    sender = Message.Sender.CUSTOMER
+    text = factory.Sequence(lambda n: f"message {n}")
+    intent = ""
+    confidence = None
+    language = "en"
+
+
+class IntentExampleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IntentExample
+
+    text = factory.Sequence(lambda n: f"example sentence {n}")
+    intent = "greet"
+    language = "en"
+    source = IntentExample.Source.MERCHANT
+
+
+class FaqEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FaqEntry
+
+    topic = FaqEntry.Topic.RETURN_REFUND
+    question = factory.Sequence(lambda n: f"Question {n}?")
+    keywords = ""
+    answer_en = "An answer."
+    answer_zh = "一个回答。"
+    is_published = True
+
+
+# --- vision app ---------------------------------------------------------------------------------
+
+
+class ProductImageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "store.ProductImage"
+
+    product = factory.SubFactory(ProductFactory)
+    image = factory.django.ImageField(width=32, height=32, color="red", format="PNG")
+    alt_text = factory.LazyAttribute(lambda image: image.product.name)
+    position = 0
+
+
+class CategorySuggestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "vision.CategorySuggestion"
+
+    image = factory.SubFactory(ProductImageFactory)
+    predicted_category = factory.SubFactory(CategoryFactory)
+    confidence = 0.9
+    status = "pending"
