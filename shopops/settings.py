@@ -119,7 +119,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Importers and the web server write at the same time in the demo; wait rather than fail.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+    # WAL lets the web server read while a chat turn or an import writes, and synchronous=NORMAL
+    # (safe under WAL) cuts each commit's fsyncs: chat turns commit per message.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -137,7 +142,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+            # channels_redis blocks for on BZPOPMIN: an idle websocket's consumer then dies with
+            # "Timeout reading" (close 1011). Reads get a margin above the 5 s block.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -208,6 +216,8 @@ CHAT_MESSAGE_MAX_CHARS = int(os.environ.get("CHAT_MESSAGE_MAX_CHARS", "1000"))
 # Per-connection rate limit: at most CHAT_RATE_LIMIT_MESSAGES in CHAT_RATE_LIMIT_SECONDS.
 CHAT_RATE_LIMIT_MESSAGES = int(os.environ.get("CHAT_RATE_LIMIT_MESSAGES", "20"))
 CHAT_RATE_LIMIT_SECONDS = float(os.environ.get("CHAT_RATE_LIMIT_SECONDS", "10"))
+# How often (seconds) a process re-reads product names for the bot's entity extraction.
+CHAT_VOCABULARY_REFRESH_SECONDS = float(os.environ.get("CHAT_VOCABULARY_REFRESH_SECONDS", "300"))
 
 # --- vision ---------------------------------------------------------------------------------
 # (vision settings: owned by the vision app)
@@ -220,6 +230,8 @@ VISION_SEARCH_RATE = os.environ.get("VISION_SEARCH_RATE", "20/minute")
 VISION_SUGGESTION_MIN_CONFIDENCE = float(os.environ.get("VISION_SUGGESTION_MIN_CONFIDENCE", "0.5"))
 # A new CNN is promoted when its validation accuracy is at most this much below the active one.
 VISION_PROMOTION_TOLERANCE = float(os.environ.get("VISION_PROMOTION_TOLERANCE", "0.01"))
+# Categorising and re-indexing photos runs the CNN: keep it off the web-facing default queue.
+CELERY_TASK_ROUTES["vision.tasks.*"] = {"queue": "ml"}
 
 # --- files ----------------------------------------------------------------------------------
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts"))
