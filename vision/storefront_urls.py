@@ -1,4 +1,10 @@
 """Storefront search by photo, under /photo-search/."""
 
+from django.urls import path
+
+from vision import storefront
+
 app_name = "vision_storefront"
-urlpatterns: list = []
+urlpatterns = [
+    path("", storefront.photo_search_page, name="search"),
+]
