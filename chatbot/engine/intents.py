@@ -104,8 +104,11 @@ class IntentClassifier:
         texts = list(texts)
         self.char_vectorizer_ = _char_vectorizer().fit(texts)
         self.word_vectorizer_ = _word_vectorizer().fit(texts)
+        # newton-cg reaches the same optimum as the default lbfgs (identical held-out
+        # predictions on the bundled file) in ~1.5 s instead of ~13 s: lbfgs needs many
+        # expensive passes over the ~40k sparse n-gram columns.
         self.model_ = LogisticRegression(
-            C=self.C, max_iter=self.max_iter, random_state=self.random_state
+            C=self.C, max_iter=self.max_iter, random_state=self.random_state, solver="newton-cg"
         ).fit(self._features(texts), list(labels))
         self.classes_ = self.model_.classes_
         return self
