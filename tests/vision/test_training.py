@@ -158,6 +158,17 @@ def test_fit_restores_global_torch_state(shapes):
         images[:40], labels[:40]
     )
     assert torch.get_num_threads() == 1
+
+
+def test_time_cap_stops_after_the_first_epoch_past_it(shapes):
+    (images, labels), _ = shapes
+    epochs_seen = []
+    model = CnnClassifier(
+        epochs=5, image_size=32, width=8, num_threads=1, device="cpu", max_seconds=0.0
+    ).fit(images[:40], labels[:40], progress=lambda epoch, metrics: epochs_seen.append(epoch))
+    assert epochs_seen == [1]
+    assert model.best_epoch_ == 1
+    assert model.get_params()["max_seconds"] == 0.0
     assert not torch.are_deterministic_algorithms_enabled()
 
 
