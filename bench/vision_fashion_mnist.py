@@ -1,24 +1,47 @@
 """Benchmark: the vision engine's CNN on Fashion-MNIST, beside the hand-crafted baseline.
 
-    .venv/bin/python bench/vision_fashion_mnist.py   # full run: ~13-15 min on 2 idle cores (est.)
+    .venv/bin/python bench/vision_fashion_mnist.py   # full run: ~9.5 min training, 2 idle cores
     .venv/bin/python bench/vision_fashion_mnist.py --epochs 1 --limit 5000   # smoke run
 
 Reads ../shared/data/fashion-mnist/fashion_mnist.npz (exits 0 with a message when absent),
 trains ``CnnClassifier`` on CPU with all cores (CUDA when available), and prints test accuracy,
-macro-F1, training time, inference images/s, and the hand-crafted baseline's accuracy (trained
-on at most --baseline-limit images: its features are computed in Python, one image at a time).
-Published reference (zalandoresearch/fashion-mnist): 3 conv + 2 FC + dropout 0.926,
-ResNet18 0.949.
+macro-F1, training time (wall and CPU, with the load average around it), inference images/s,
+and the hand-crafted baseline's accuracy (trained on at most --baseline-limit images: its
+features are computed in Python, one image at a time).
+
+Defaults: CompactResNet width 16 (16/32/64 channels, one residual block per stage), 20 epochs
+over all 60,000 training images (no hold-out: the one-cycle schedule's last epoch is kept),
+batch 128, AdamW with one-cycle peak lr 3e-3, label smoothing 0.05, no dropout, random
+2-pixel shifts and horizontal flips.
+
+Measured 2026-11-28 on the 2-core machine, CPU, torch threads 2 (the run is seeded: both runs
+printed the same losses and accuracy):
+
+    machine idle (load average 0.5 -> 1.3):  test accuracy 0.9274, macro-F1 0.9272,
+        training 556.7 s wall / 846 s CPU, inference 10,377 images/s;
+    shared with other engineers' tests and the Grocery bench (load 8.1 -> 5.5): same accuracy,
+        training 1,278.5 s wall / 1,042 s CPU, inference 5,167 images/s;
+    hand-crafted baseline (10,000 training images): 0.8251. Weakest classes (F1): Shirt 0.792,
+        T-shirt/top 0.883, Coat 0.888.
+
+The 15-minute target holds on idle cores with ~5 minutes to spare; a load of 8 from other
+processes stretches it past 20. Earlier run with dropout 0.2 and 5% held out for choosing the
+best epoch: 0.9171 (the network underfits, so dropout only cost accuracy). Published reference
+(zalandoresearch/fashion-mnist): 3 conv + 2 FC + dropout 0.926, ResNet18 0.949.
 """
 
-import argparse
 import os
-import sys
-import time
-from pathlib import Path
 
-import numpy as np
-import torch
+# Before torch loads OpenMP: see vision/engine/__init__.py (spin-waiting under shared cores).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,10 +59,14 @@ CLASS_NAMES = (
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument(
+        "--validation-fraction", type=float, default=0.0, help="0: train on all, keep last epoch"
+    )
     parser.add_argument("--limit", type=int, default=0, help="training images (0: all 60000)")
     parser.add_argument("--test-limit", type=int, default=0, help="test images (0: all 10000)")
     parser.add_argument("--baseline-limit", type=int, default=10000)
@@ -72,20 +99,26 @@ def main() -> int:
         lr=args.lr,
         image_size=28,
         width=args.width,
-        validation_fraction=0.05,
+        dropout=args.dropout,
+        validation_fraction=args.validation_fraction,
         patience=None,
         random_state=args.seed,
         num_threads=args.threads,
     )
 
     def progress(epoch: int, metrics: dict[str, float]) -> None:
+        validation = f"val_acc {metrics['val_accuracy']:.4f} " if "val_accuracy" in metrics else ""
         print(
             f"  epoch {epoch}: loss {metrics['loss']:.4f} acc {metrics['accuracy']:.4f} "
-            f"val_acc {metrics['val_accuracy']:.4f} ({metrics['seconds']:.0f} s)",
+            f"{validation}({metrics['seconds']:.0f} s)",
             flush=True,
         )
 
+    load_before = os.getloadavg()[0]
+    cpu_started = time.process_time()
     model.fit(x_train, y_train, progress=progress)
+    cpu_seconds = time.process_time() - cpu_started
+    load_after = os.getloadavg()[0]
     started = time.perf_counter()
     predictions = model.predict(x_test)
     inference_seconds = time.perf_counter() - started
@@ -100,6 +133,12 @@ def main() -> int:
     print(f"CNN test accuracy      {cnn['accuracy']:.4f}")
     print(f"CNN macro-F1           {cnn['macro_f1']:.4f}")
     print(f"CNN training time      {model.fit_seconds_:.1f} s (best epoch {model.best_epoch_})")
+    # CPU seconds / threads estimates the wall time on idle cores; the load average shows how
+    # much the other users of the shared machine took from this run.
+    print(
+        f"CNN training CPU time  {cpu_seconds:.1f} s over {args.threads} threads "
+        f"(1-min load average {load_before:.2f} before, {load_after:.2f} after)"
+    )
     print(f"CNN inference          {len(x_test) / inference_seconds:.0f} images/s")
     print(
         f"hand-crafted accuracy  {baseline_accuracy:.4f} "
