@@ -12,7 +12,9 @@ the project's websocket stack with the real chat consumer at ``/ws/chat/`` and a
 at ``/ws/echo/`` (same frames, middleware and channel-layer call, no service) — and drives it
 with ``--clients`` aiohttp websocket clients at once.
 
-Each client says hello, then sends ``--messages`` customer messages (product searches from the
+Each client says hello; once every client is connected they all start (connecting 100
+conversations at one instant is a burst of its own, not reply time), and each sends
+``--messages`` customer messages (product searches from the
 demo catalogue, prices, stock, delivery, an order question, greetings, some in Chinese), waiting
 ``--think-ms`` (uniform 0.5x to 1.5x) between its reply and its next message, as a person
 typing would; a message's time is from the send to the bot's reply frame. Chat and echo run in
@@ -179,15 +181,45 @@ class Sample:
         self.first_error = self.first_error or other.first_error
 
 
-async def _client(session, url: str, origin: str, script: list[str], think: float, sample: Sample):
+class _StartLine:
+    """Holds every client until all have connected (or failed), then lets them talk.
+
+    Opening 100 conversations at the same instant is a burst of connection work (a session, a
+    conversation row, the history) that says nothing about how fast the bot replies; without
+    this line the first messages queue behind it and the reply-time tail measures the burst.
+    """
+
+    def __init__(self, clients: int) -> None:
+        self.waiting = clients
+        self.go = asyncio.Event()
+
+    def arrive(self) -> None:
+        self.waiting -= 1
+        if self.waiting <= 0:
+            self.go.set()
+
+
+async def _client(
+    session,
+    url: str,
+    origin: str,
+    script: list[str],
+    think: float,
+    sample: Sample,
+    start_line: _StartLine,
+):
     import aiohttp
 
+    arrived = False
     try:
         async with session.ws_connect(url, headers={"Origin": origin}) as socket_:
             await socket_.send_json({"type": "hello", "token": None})
             welcome = await socket_.receive_json(timeout=REPLY_TIMEOUT_SECONDS)
             if welcome.get("type") != "welcome":
                 raise RuntimeError(f"no welcome: {welcome}")
+            arrived = True
+            start_line.arrive()
+            await asyncio.wait_for(start_line.go.wait(), REPLY_TIMEOUT_SECONDS)
             for text in script:
                 # Spread the sends so 100 clients do not type in lockstep.
                 await asyncio.sleep(think * random.uniform(0.5, 1.5))  # noqa: S311
@@ -211,6 +243,9 @@ async def _client(session, url: str, origin: str, script: list[str], think: floa
     ) as error:
         sample.errors += 1
         sample.first_error = sample.first_error or repr(error)
+    finally:
+        if not arrived:
+            start_line.arrive()
 
 
 async def _drive(
@@ -223,8 +258,12 @@ async def _drive(
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         cpu_started, started = _cpu_seconds(server_pid), time.perf_counter()
+        start_line = _StartLine(len(scripts))
         await asyncio.gather(
-            *(_client(session, url, origin, script, think, sample) for script in scripts)
+            *(
+                _client(session, url, origin, script, think, sample, start_line)
+                for script in scripts
+            )
         )
         sample.seconds = time.perf_counter() - started
         sample.server_cpu_seconds = _cpu_seconds(server_pid) - cpu_started
