@@ -1,7 +1,11 @@
 """Shared by the benchmarks that need a scratch PostgreSQL database with real data in it."""
 
 import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,3 +73,29 @@ def django_setup() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def server_wait(process: subprocess.Popen, port: int, log_path: Path, name: str) -> None:
+    """Wait until a bench server accepts connections on ``port``; stop it and exit if it can't."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    server_stop(process)
+    raise SystemExit(f"{name} did not start:\n{log_path.read_text()[-3000:]}")
+
+
+def server_stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            # The server runs in its own session (start_new_session): its group is ours to end.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)

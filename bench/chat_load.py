@@ -32,7 +32,6 @@ import asyncio
 import os
 import random
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -42,11 +41,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from _scratch import ROOT, django_setup, scratch_postgres
+from _scratch import ROOT, django_setup, scratch_postgres, server_stop, server_wait
 
 PYTHON_BIN = Path(sys.executable).parent
 TARGET_P95_MS = {"memory": 50.0, "redis": 100.0}
-STARTUP_SECONDS = 60
 REPLY_TIMEOUT_SECONDS = 30
 # The first message in a fresh server process builds the NLU engine (trains on the repository's
 # intents file when no model is active): the warm-up allows for it.
@@ -132,28 +130,8 @@ def _server_start(layer: str, *, redis_url: str, log_path: Path) -> tuple[subpro
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process, port
-        except OSError:
-            time.sleep(0.2)
-    _server_stop(process)
-    raise SystemExit(f"daphne ({layer}) did not start:\n{log_path.read_text()[-3000:]}")
-
-
-def _server_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            # The server runs in its own session (start_new_session): its group is ours to end.
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+    server_wait(process, port, log_path, f"daphne ({layer})")
+    return process, port
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -303,7 +281,7 @@ def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> N
             for target, path in (("echo", "/ws/echo/"), ("chat", "/ws/chat/"))
         }
     finally:
-        _server_stop(process)
+        server_stop(process)
     server_log = (scratch / f"daphne-{layer}.log").read_text()
     load = os.getloadavg()
     print(

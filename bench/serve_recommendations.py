@@ -40,7 +40,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -50,13 +49,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from _scratch import ROOT, django_setup, scratch_postgres
+from _scratch import ROOT, django_setup, scratch_postgres, server_stop, server_wait
 
 PYTHON_BIN = Path(sys.executable).parent
 TARGET_P95_MS = 20.0
 TARGET_RATIO = 1.5
 TARGET_CONCURRENCY = 50
-STARTUP_SECONDS = 60
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -164,28 +162,8 @@ def _server_start(spec: str, *, log_path: Path) -> tuple[subprocess.Popen, str]:
             start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process, base
-        except OSError:
-            time.sleep(0.2)
-    _server_stop(process)
-    raise SystemExit(f"{spec} did not start:\n{log_path.read_text()[-3000:]}")
-
-
-def _server_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            # The server runs in its own session (start_new_session): its group is ours to end.
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+    server_wait(process, port, log_path, spec)
+    return process, base
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -327,7 +305,7 @@ def _bench_server(spec: str, tokens: Tokens, args: argparse.Namespace, scratch: 
             if clients
         ]
     finally:
-        _server_stop(process)
+        server_stop(process)
     for clients, samples in results:
         _report(spec, samples, args, clients)
 
