@@ -6,7 +6,6 @@ async scenario runs inside ``async_to_sync`` (no pytest-asyncio needed).
 
 import asyncio
 import os
-from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -17,9 +16,7 @@ from django.test import Client
 
 from chatbot.consumers import CLOSE_FORBIDDEN, max_frame_bytes
 from chatbot.models import Conversation, Message
-from chatbot.services import nlu
 from shopops.asgi import application
-from tests.factories import CategoryFactory, ProductFactory
 
 ORIGIN = (b"origin", b"http://testserver")
 #: The first reply may train the intent model from chatbot/data/intents.csv.
@@ -66,20 +63,6 @@ async def _say(communicator, text: str) -> list[dict]:
     while not frames or frames[-1]["type"] not in {"message", "error"}:
         frames.append(await communicator.receive_json_from(timeout=REPLY_TIMEOUT))
     return frames
-
-
-@pytest.fixture
-def mugs(transactional_db):
-    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
-    products = [
-        ProductFactory(name="Blue Ceramic Mug", price=Decimal("12.50"), category=kitchen),
-        ProductFactory(name="Red Ceramic Mug", price=Decimal("9.00"), category=kitchen),
-    ]
-    # The engine is built once per process and keeps the catalogue's words for minutes: make it
-    # learn these products now, and build it here rather than inside the first chat turn.
-    nlu.nlu_vocabulary_refresh()
-    nlu.nlu_engine()
-    return products
 
 
 def test_a_message_gets_the_typing_indicator_then_the_bots_reply(mugs):

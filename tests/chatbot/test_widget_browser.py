@@ -11,15 +11,12 @@ and read back after it closes.
 
 import os
 import threading
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connections
 
 from chatbot.models import Conversation
-from chatbot.services import nlu
-from tests.factories import CategoryFactory, ProductFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
@@ -69,20 +66,6 @@ def live_chat(daphne_url, transactional_db, monkeypatch):
     """
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     return daphne_url
-
-
-@pytest.fixture
-def mugs(transactional_db):
-    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
-    products = [
-        ProductFactory(name="Blue Ceramic Mug", price=Decimal("12.50"), category=kitchen),
-        ProductFactory(name="Red Ceramic Mug", price=Decimal("9.00"), category=kitchen),
-    ]
-    # The engine is built once per process and keeps the catalogue's words for minutes: make it
-    # learn these products now, and build it here rather than inside the first chat turn.
-    nlu.nlu_vocabulary_refresh()
-    nlu.nlu_engine()
-    return products
 
 
 def _launch(playwright):
@@ -222,6 +205,8 @@ def test_staff_take_over_in_the_console_and_reply_to_the_widget_live(
             customer.wait_for_function(
                 "() => document.querySelectorAll('.shopops-chat-bot').length >= 2"
             )
+            # The console hears of the hand-back over its own socket: wait for it, don't race it.
+            staff.wait_for_selector("[data-live-list] li .badge:text('bot answers')")
             live_modes = staff.locator("[data-live-list] li .badge").all_inner_texts()
         finally:
             browser.close()
