@@ -1,0 +1,35 @@
+import os
+
+import pytest
+
+from shopops.cache import PooledRedisCache
+
+
+@pytest.fixture
+def redis_cache():
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set: the embedded default uses the local-memory cache")
+    cache = PooledRedisCache(url, {"KEY_PREFIX": "test-pooled-cache"})
+    yield cache
+    cache.delete_many(["basket", "counter"])
+
+
+def test_the_redis_cache_builds_one_client_and_reuses_it(redis_cache):
+    # when
+    first = redis_cache._cache.get_client()
+    second = redis_cache._cache.get_client(write=True)
+
+    # then
+    assert first is second
+
+
+def test_the_redis_cache_reads_back_what_it_wrote(redis_cache):
+    redis_cache.set("basket", {"product_ids": [3, 1, 2]}, timeout=60)
+    redis_cache.set("counter", 1, timeout=60)
+    redis_cache.incr("counter", 4)
+
+    assert redis_cache.get_many(["basket", "counter", "missing"]) == {
+        "basket": {"product_ids": [3, 1, 2]},
+        "counter": 5,
+    }
