@@ -146,7 +146,11 @@ if REDIS_URL:
             # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
             # channels_redis blocks for on BZPOPMIN: an idle websocket's consumer then dies with
             # "Timeout reading" (close 1011). Reads get a margin above the 5 s block.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            # redis-py 8 also caps a pool at 100 connections, and every websocket's send takes
+            # one for its duration: 100 busy chat sockets raised MaxConnectionsError (close 1011).
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}]
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
