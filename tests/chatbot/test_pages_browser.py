@@ -12,15 +12,10 @@ import pytest
 from django.utils import timezone
 
 from chatbot.models import Conversation, Message
-from tests.dashboard.test_browser import CHROMIUM, _browser, _log_in
+from tests.browser import BROWSER_MARKS, chromium_page, staff_log_in
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory, OrderFactory
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="headless Chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -47,8 +42,8 @@ def chats(transactional_db):
 def test_analytics_charts_and_relabelling_in_the_browser(live_server, staff_user, chats, tmp_path):
     shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
     misread = chats["misread"]
-    with _browser() as (page, errors):
-        _log_in(page, live_server.url, "/dashboard/chat/analytics/")
+    with chromium_page() as (page, errors):
+        staff_log_in(page, live_server.url, "/dashboard/chat/analytics/")
         page.wait_for_function(
             "() => ['chat-volume-chart', 'chat-intent-chart', 'chat-rates-chart']"
             ".every((id) => Chart.getChart(document.getElementById(id)))"

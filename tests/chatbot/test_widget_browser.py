@@ -17,16 +17,11 @@ import pytest
 from django.db import connections
 
 from chatbot.models import Conversation
+from tests.browser import BROWSER_MARKS, chromium_launch, page_open, staff_log_in
 
-CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="headless Chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +64,8 @@ def live_chat(daphne_url, transactional_db, monkeypatch):
 
 
 def _launch(playwright):
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    )
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    browser = chromium_launch(playwright)
+    page, errors = page_open(browser, height=860, timeout_ms=30_000)
     return browser, page, errors
 
 
@@ -166,21 +155,15 @@ def test_staff_take_over_in_the_console_and_reply_to_the_widget_live(
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser, customer, customer_errors = _launch(playwright)
-        staff = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
-        staff.set_default_timeout(30_000)
-        staff_errors: list[str] = []
-        staff.on("pageerror", lambda error: staff_errors.append(str(error)))
+        # new_page opens its own browser context: the staff's cookies stay apart.
+        staff, staff_errors = page_open(browser, height=860, timeout_ms=30_000)
         try:
             customer.goto(f"{live_chat}/")
             customer.click(".shopops-chat-launcher")
             _send(customer, "show me ceramic mugs")
             customer.wait_for_selector(".shopops-chat-bot .shopops-chat-card")
 
-            staff.goto(f"{live_chat}/admin/login/?next=/dashboard/chat/live/")
-            staff.fill("#id_username", "merchant")
-            staff.fill("#id_password", "correct horse battery staple")
-            staff.click("input[type=submit]")
-            staff.wait_for_url(f"{live_chat}/dashboard/chat/live/")
+            staff_log_in(staff, live_chat, "/dashboard/chat/live/")
             staff.wait_for_selector("[data-console-status]:text('connected')")
             staff.click("[data-live-list] li")
             staff.wait_for_selector("[data-transcript] li.customer:text('show me ceramic mugs')")

@@ -6,43 +6,14 @@ read back after it closes.
 """
 
 import threading
-from contextlib import contextmanager
-from pathlib import Path
 
-import pytest
 from django.db import connection
 
 from shopops.registry import services
 from shopops.store.models import Event
+from tests.browser import BROWSER_MARKS, chromium_page, staff_log_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="headless Chromium is not installed at /usr/bin/chromium"
-    ),
-]
-
-
-@contextmanager
-def _browser():
-    """A headless Chromium page and the list of JavaScript errors it raised."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        try:
-            yield page, errors
-        finally:
-            browser.close()
+pytestmark = BROWSER_MARKS
 
 
 def _in_thread(work) -> None:
@@ -69,22 +40,14 @@ def _finish(version_id: int) -> None:
     )
 
 
-def _log_in(page, base_url: str, next_path: str) -> None:
-    page.goto(f"{base_url}/admin/login/?next={next_path}")
-    page.fill("#id_username", "merchant")
-    page.fill("#id_password", "correct horse battery staple")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{base_url}{next_path}")
-
-
 def test_staff_see_the_dashboard_models_and_storefront(
     live_server, staff_user, shop_orders, model_versions
 ):
     # given: every row exists before the browser starts (see the module docstring)
     mug_id = shop_orders[0].items.get().product_id
-    with _browser() as (page, errors):
+    with chromium_page() as (page, errors):
         # the overview: KPI cards and a drawn revenue chart
-        _log_in(page, live_server.url, "/dashboard/")
+        staff_log_in(page, live_server.url, "/dashboard/")
         page.wait_for_function(
             "() => window.Chart && Chart.getChart(document.getElementById('revenue-chart'))"
         )
@@ -153,7 +116,7 @@ def test_staff_see_the_dashboard_models_and_storefront(
 def test_a_product_view_in_the_browser_is_recorded(live_server, shop_orders):
     mug_id = shop_orders[0].items.get().product_id
 
-    with _browser() as (page, errors):
+    with chromium_page() as (page, errors):
         page.goto(f"{live_server.url}/products/{mug_id}/")
         heading = page.inner_text("h1")
         session_key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")

@@ -6,7 +6,6 @@ import io
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +29,7 @@ from shopops.registry.services import (
 )
 from shopops.store.demo import demo_shop_generate
 from shopops.store.models import Order
+from tests.browser import chromium_page, requires_chromium, staff_log_in
 from tests.factories import CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -658,31 +658,14 @@ def test_staff_without_the_permissions_are_refused(api_client, churn_model):
 
 # --- in a browser -------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium is not at /usr/bin/chromium")
+@requires_chromium
 def test_the_overview_draws_both_charts_in_a_browser(live_server, staff_user, churn_model):
     # Every row exists before the browser starts: Playwright runs an event loop in this thread,
     # and Django refuses ORM calls from a thread with a running loop.
-    from playwright.sync_api import sync_playwright
-
-    url = f"{live_server.url}/dashboard/mining/churn/"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{live_server.url}/admin/login/?next=/dashboard/mining/churn/")
-        page.fill("#id_username", "merchant")
-        page.fill("#id_password", "correct horse battery staple")
-        page.click("input[type=submit]")
-        page.wait_for_url(url)
+    with chromium_page() as (page, errors):
+        staff_log_in(page, live_server.url, "/dashboard/mining/churn/")
         page.wait_for_function(
             "() => window.Chart"
             " && Chart.getChart(document.getElementById('churn-importance-chart'))"
@@ -696,7 +679,6 @@ def test_the_overview_draws_both_charts_in_a_browser(live_server, staff_user, ch
             ".datasets[0].data"
         )
         current = page.inner_text("nav.sidebar a.current")
-        browser.close()
 
     assert comparison[0][1] == pytest.approx([0.8, 0.75, 0.83, 0.79, 0.85])
     assert [label for label, _data in comparison] == [

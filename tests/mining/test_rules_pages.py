@@ -5,7 +5,6 @@ import io
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -16,6 +15,7 @@ from mining.services import rules as services
 from mining.views import rules as views
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import model_version_start
+from tests.browser import chromium_page, requires_chromium, staff_log_in
 from tests.factories import OrderFactory, OrderItemFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -660,30 +660,14 @@ def test_the_admin_lists_rules_read_only(client, staff_user, shop):
 
 # --- in a browser ---------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium is not at /usr/bin/chromium")
+@requires_chromium
 def test_the_chart_and_the_panel_draw_in_a_browser(live_server, staff_user, shop):
     # given: every row exists before Playwright's event loop starts in this thread
-    from playwright.sync_api import sync_playwright
-
     mug = shop["ids"]["mug"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{live_server.url}/admin/login/?next=/dashboard/mining/rules/")
-        page.fill("#id_username", "merchant")
-        page.fill("#id_password", "correct horse battery staple")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{live_server.url}/dashboard/mining/rules/")
+    with chromium_page() as (page, errors):
+        staff_log_in(page, live_server.url, "/dashboard/mining/rules/")
 
         # when
         page.wait_for_function(
@@ -697,7 +681,6 @@ def test_the_chart_and_the_panel_draw_in_a_browser(live_server, staff_user, shop
         page.click(f"a.item[href='/dashboard/products/{mug}/'] >> nth=0")
         page.wait_for_url(f"{live_server.url}/dashboard/products/{mug}/")
         panel = page.inner_text(".fbt-panel tbody")
-        browser.close()
 
     # then
     assert points == [[0.15, 0.75, 4.5], [0.06, 1, 3], [0.1, 0.4, 2]]

@@ -4,7 +4,6 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from shopops.registry import services as registry
 from shopops.registry.models import ModelVersion
 from shopops.store import demo
 from shopops.store.models import Event, Order
+from tests.browser import chromium_page, requires_chromium, staff_log_in
 from tests.factories import (
     CustomerFactory,
     EventFactory,
@@ -634,29 +634,13 @@ def test_staff_user_factory_is_a_superuser():
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(), reason="headless Chromium is not installed"
-)
+@requires_chromium
 def test_the_charts_draw_in_a_browser(live_server, staff_user, segmentation_rows):
     # Every row exists before the browser starts: Playwright's event loop runs in this thread,
     # and Django refuses ORM calls while it does.
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        overview = "/dashboard/mining/segments/"
-        page.goto(f"{live_server.url}/admin/login/?next={overview}")
-        page.fill("#id_username", "merchant")
-        page.fill("#id_password", "correct horse battery staple")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{live_server.url}{overview}")
+    overview = "/dashboard/mining/segments/"
+    with chromium_page() as (page, errors):
+        staff_log_in(page, live_server.url, overview)
         page.wait_for_function("() => window.Chart && Chart.getChart('scatter-chart')")
         drawn = page.evaluate(
             """() => ['elbow-chart', 'silhouette-chart', 'scatter-chart'].map((id) => {
@@ -668,7 +652,6 @@ def test_the_charts_draw_in_a_browser(live_server, staff_user, segmentation_rows
         page.click("text=Champions")
         page.wait_for_url(f"{live_server.url}/dashboard/mining/segments/1/")
         members = page.locator("tr[data-customer-id]").count()
-        browser.close()
 
     assert errors == []
     assert drawn == [

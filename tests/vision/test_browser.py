@@ -1,24 +1,16 @@
 """Search by photo in a real browser: a customer uploads a photo and sees the product's card.
 
-As in tests/dashboard/test_browser.py, every row is written before Playwright starts (its event
-loop in this thread makes Django refuse ORM calls).
+As tests/browser.py says, every row is written before Playwright starts (its event loop in this
+thread makes Django refuse ORM calls).
 """
-
-from pathlib import Path
 
 import pytest
 
 from shopops.store.models import ProductImage
+from tests.browser import BROWSER_MARKS, chromium_page
 from tests.vision.conftest import train_tiny
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="headless Chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 def test_a_customer_finds_a_product_by_photo(
@@ -26,8 +18,6 @@ def test_a_customer_finds_a_product_by_photo(
 ):
     # given: an active model, and a customer's photo that is one product's picture
     pytest.importorskip("playwright")
-    from playwright.sync_api import sync_playwright
-
     train_tiny(django_capture_on_commit_callbacks)
     planted = shop["products"][9]
     photo = tmp_path / "my-photo.png"
@@ -35,30 +25,19 @@ def test_a_customer_finds_a_product_by_photo(
         photo.write_bytes(handle.read())
 
     # when
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(10_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{live_server.url}/")
-            page.click("nav.shop-account >> text=Search by photo")
-            page.wait_for_url(f"{live_server.url}/photo-search/")
-            page.set_input_files("input[name=image]", str(photo))
-            page.click("text=Find similar products")
-            page.wait_for_selector("[data-photo-results]")
-            first_card = page.locator(".photo-results .product-card").first
-            first_id = first_card.get_attribute("data-product-id")
-            first_name = first_card.locator(".name").inner_text()
-            first_match = first_card.locator(".similarity").inner_text()
-            image_loaded = first_card.locator("img").evaluate("img => img.naturalWidth > 0")
-            cards = page.locator(".photo-results .product-card").count()
-        finally:
-            browser.close()
+    with chromium_page() as (page, errors):
+        page.goto(f"{live_server.url}/")
+        page.click("nav.shop-account >> text=Search by photo")
+        page.wait_for_url(f"{live_server.url}/photo-search/")
+        page.set_input_files("input[name=image]", str(photo))
+        page.click("text=Find similar products")
+        page.wait_for_selector("[data-photo-results]")
+        first_card = page.locator(".photo-results .product-card").first
+        first_id = first_card.get_attribute("data-product-id")
+        first_name = first_card.locator(".name").inner_text()
+        first_match = first_card.locator(".similarity").inner_text()
+        image_loaded = first_card.locator("img").evaluate("img => img.naturalWidth > 0")
+        cards = page.locator(".photo-results .product-card").count()
 
     # then
     assert first_id == str(planted.pk)
