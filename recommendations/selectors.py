@@ -34,9 +34,7 @@ from mining.selectors import segmentation as segmentation_selectors
 from recommendations import experiments
 from recommendations.engine import ContentRecommender, EventRows
 from recommendations.models import SERVED_RECOMMENDER, CustomerRecommendation, SimilarProduct
-from shopops.registry.models import ModelVersion
 from shopops.registry.services import (
-    active_model_version,
     active_model_version_cache_key,
     active_model_version_id,
     active_model_version_ids,
@@ -123,10 +121,6 @@ def interaction_data_get(*, since: datetime | None = None) -> InteractionData:
 
 
 # --- serving -------------------------------------------------------------------------------------
-
-
-def active_recommender_version() -> ModelVersion | None:
-    return active_model_version(kind=KIND)
 
 
 def _active_ids(*kinds: str) -> list[int]:

@@ -29,13 +29,14 @@ from recommendations import experiments
 from recommendations import selectors as recommendation_selectors
 from recommendations.forms import ExperimentForm
 from recommendations.models import Experiment, RecommenderEvaluation
+from recommendations.services import GATE_METRIC
 from shopops.dashboard.permissions import staff_required
+from shopops.registry import selectors as registry_selectors
 from shopops.registry import services as registry
 from shopops.registry.models import ModelVersion
 from shopops.store.models import Customer, Event, Order, OrderItem
 
 KIND = recommendation_selectors.KIND
-GATE_METRIC = "ndcg_at_10"
 TEST_METRIC = "test_ndcg_at_10"
 SEARCH_LIMIT = 20
 HISTORY_LIMIT = 20
@@ -98,8 +99,8 @@ def _rounded(value: Any) -> float | None:
 def overview(request: HttpRequest) -> HttpResponse:
     evaluated, rows = _latest_evaluations()
     history = _history()
-    served = recommendation_selectors.active_recommender_version()
-    training = ModelVersion.objects.filter(kind=KIND, status=ModelVersion.Status.TRAINING).first()
+    served = registry.active_model_version(kind=KIND)
+    training = registry_selectors.model_versions_training(kind=KIND).first()
     first = next((row.validation or row.test for row in rows), None)
     context: dict[str, Any] = {
         "served": served,

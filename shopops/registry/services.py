@@ -386,10 +386,6 @@ def active_model_version_cache_key(*, kind: str) -> str:
     return f"registry:active-version-id:{kind}"
 
 
-def _active_version_cache_key(kind: str) -> str:
-    return active_model_version_cache_key(kind=kind)
-
-
 def _active_version_id_query(kind: str) -> int:
     found = (
         ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE)
@@ -406,7 +402,7 @@ def active_model_version_ids(*, kinds: list[str]) -> dict[str, int | None]:
     read from the database and stored with ``cache.add``, so a reader that read just before
     a promotion committed cannot overwrite the id the promotion stored.
     """
-    keys = {kind: _active_version_cache_key(kind) for kind in kinds}
+    keys = {kind: active_model_version_cache_key(kind=kind) for kind in kinds}
     cached = cache.get_many(list(keys.values()))
     ids: dict[str, int | None] = {}
     for kind, key in keys.items():
@@ -431,7 +427,7 @@ def active_model_version_id_refresh(*, kind: str) -> int | None:
     commit close together, the refresh that runs last stores the id that is active last.
     """
     value = _active_version_id_query(kind)
-    cache.set(_active_version_cache_key(kind), value, ACTIVE_VERSION_CACHE_SECONDS)
+    cache.set(active_model_version_cache_key(kind=kind), value, ACTIVE_VERSION_CACHE_SECONDS)
     return value or None
 
 
