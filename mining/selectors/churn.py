@@ -94,7 +94,9 @@ def churn_at_risk_list(*, version: ModelVersion | None) -> QuerySet[ChurnScore]:
     if version is None:
         return ChurnScore.objects.none()
     return (
-        ChurnScore.objects.filter(model_version=version).select_related("customer").order_by("rank")
+        ChurnScore.objects.filter(model_version=version)
+        .select_related("customer", "model_version")
+        .order_by("rank")
     )
 
 

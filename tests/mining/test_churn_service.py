@@ -596,6 +596,21 @@ def test_staff_list_the_customers_at_risk(staff_api, churn_model):
     }
 
 
+def test_the_at_risk_list_costs_the_same_queries_for_one_row_or_three(staff_api, churn_model):
+    # given: the rows serialise their model version's number, read with the customer
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # when
+    with CaptureQueriesContext(connection) as one_row:
+        staff_api.get(AT_RISK_URL, {"page_size": 1})
+    with CaptureQueriesContext(connection) as three_rows:
+        staff_api.get(AT_RISK_URL, {"page_size": 3})
+
+    # then
+    assert len(three_rows) == len(one_row)
+
+
 def test_staff_read_one_customers_churn(api_client, churn_viewer, churn_model):
     api_client.force_authenticate(churn_viewer)
 
