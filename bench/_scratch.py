@@ -99,3 +99,15 @@ def server_stop(process: subprocess.Popen) -> None:
             # The server runs in its own session (start_new_session): its group is ours to end.
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=15)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``values``; NaN when there are none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")

@@ -32,7 +32,6 @@ import asyncio
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from _scratch import ROOT, django_setup, scratch_postgres, server_stop, server_wait
+from _scratch import (
+    ROOT,
+    django_setup,
+    free_port,
+    percentile,
+    scratch_postgres,
+    server_stop,
+    server_wait,
+)
 
 PYTHON_BIN = Path(sys.executable).parent
 TARGET_P95_MS = {"memory": 50.0, "redis": 100.0}
@@ -100,14 +107,8 @@ def _scripts(names: list[str], *, clients: int, messages: int, seed: int) -> lis
 # --- server ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_start(layer: str, *, redis_url: str, log_path: Path) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "shopops.settings",
@@ -248,11 +249,6 @@ async def _drive(
     return sample
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> None:
     process, port = _server_start(
         layer, redis_url=args.redis_url, log_path=scratch / f"daphne-{layer}.log"
@@ -297,7 +293,7 @@ def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> N
     for mode, samples in (("paced", paced), ("saturated", saturated)):
         for target, sample in samples.items():
             count = len(sample.latencies)
-            p95 = _percentile(sample.latencies, 0.95) * 1000
+            p95 = percentile(sample.latencies, 0.95) * 1000
             verdict = ""
             if target == "chat" and mode == "paced":
                 verdict = f"p95<{target_ms:.0f}ms {'met' if p95 < target_ms else 'MISSED'}"
@@ -307,8 +303,8 @@ def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> N
             cores = sample.server_cpu_seconds / sample.seconds
             print(
                 f"  {target:<6} {mode:<9} {count / sample.seconds:7.0f} "
-                f"{_percentile(sample.latencies, 0.50) * 1000:8.1f} {p95:8.1f} "
-                f"{_percentile(sample.latencies, 0.99) * 1000:8.1f} {sample.errors:6d} "
+                f"{percentile(sample.latencies, 0.50) * 1000:8.1f} {p95:8.1f} "
+                f"{percentile(sample.latencies, 0.99) * 1000:8.1f} {sample.errors:6d} "
                 f"{cpu_ms:14.2f} {cores:9.2f}  {verdict}"
             )
             if sample.errors:

@@ -40,7 +40,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from _scratch import ROOT, django_setup, scratch_postgres, server_stop, server_wait
+from _scratch import (
+    ROOT,
+    django_setup,
+    free_port,
+    percentile,
+    scratch_postgres,
+    server_stop,
+    server_wait,
+)
 
 PYTHON_BIN = Path(sys.executable).parent
 TARGET_P95_MS = 20.0
@@ -106,12 +113,6 @@ def _prepare(*, customers: int, clients: int) -> Tokens:
 # --- server ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_command(spec: str, port: int) -> list[str]:
     name, *params = spec.split(":")
     bind = f"127.0.0.1:{port}"
@@ -138,7 +139,7 @@ def _server_command(spec: str, port: int) -> list[str]:
 
 
 def _server_start(spec: str, *, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     command = _server_command(spec, port)
     app = "shopops.wsgi:application" if spec.startswith("gunicorn") else "shopops.asgi:application"
     env = {
@@ -212,11 +213,6 @@ async def _drive(
         sample.client_cpu_seconds += time.process_time() - cpu_started
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _endpoints(tokens: Tokens, concurrency: int) -> dict[str, list[tuple[str, dict[str, str]]]]:
     query = "?k=10"
     clients = [tokens.customers[i % len(tokens.customers)] for i in range(concurrency)]
@@ -265,7 +261,7 @@ def _report(spec: str, samples: dict[str, Sample], args: argparse.Namespace, cli
     baseline = len(samples["trivial"].latencies) / samples["trivial"].seconds
     for name, sample in samples.items():
         rate = len(sample.latencies) / sample.seconds
-        p95 = _percentile(sample.latencies, 0.95) * 1000
+        p95 = percentile(sample.latencies, 0.95) * 1000
         ratio = baseline / rate
         # Little's law: with `clients` requests always in flight, the mean latency is this.
         floor = clients / rate * 1000
@@ -283,8 +279,8 @@ def _report(spec: str, samples: dict[str, Sample], args: argparse.Namespace, cli
                 )
             )
         print(
-            f"  {name:<8} {rate:8.0f} {_percentile(sample.latencies, 0.50) * 1000:8.1f} "
-            f"{p95:8.1f} {floor:8.1f} {_percentile(sample.latencies, 0.99) * 1000:8.1f} "
+            f"  {name:<8} {rate:8.0f} {percentile(sample.latencies, 0.50) * 1000:8.1f} "
+            f"{p95:8.1f} {floor:8.1f} {percentile(sample.latencies, 0.99) * 1000:8.1f} "
             f"{sample.errors:6d} {ratio:6.2f} {client_cpu:7.0%}  {verdict}"
         )
         if sample.errors:
