@@ -84,6 +84,18 @@ def test_predict_proba_and_embed_shapes(shapes, trained):
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), np.ones(5), rtol=1e-5)
 
 
+def test_one_pass_gives_the_same_embeddings_and_probabilities(shapes, trained):
+    _, (test_images, _) = shapes
+    model, _ = trained
+
+    embeddings, probabilities = model.embed_and_predict_proba(test_images[:5])
+
+    np.testing.assert_allclose(embeddings, model.embed(test_images[:5]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        probabilities, model.predict_proba(test_images[:5]), rtol=1e-5, atol=1e-6
+    )
+
+
 def test_save_load_round_trip_gives_identical_predictions(shapes, trained, tmp_path):
     _, (test_images, _) = shapes
     model, _ = trained

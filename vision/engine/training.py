@@ -405,7 +405,7 @@ class CnnClassifier:
                         probabilities = self._proba_images(images, val_idx, device)
                     target_np = y[val_idx]
                 else:
-                    probabilities = self._predict_proba_raw(val_images, device)
+                    probabilities = self._apply(val_images, self._softmax)
                     target_np = val_y
                 clipped = np.clip(probabilities[np.arange(len(target_np)), target_np], 1e-12, 1)
                 metrics["val_loss"] = float(-np.log(clipped).mean())
@@ -470,7 +470,7 @@ class CnnClassifier:
         return torch.cat(outputs).numpy()
 
     def _proba_tensor(self, data: torch.Tensor, device) -> np.ndarray:
-        return self._run_tensor(data, device, lambda x: F.softmax(self.model_(x), dim=1))
+        return self._run_tensor(data, device, self._softmax)
 
     @torch.no_grad()
     def _run_images(self, images, indices, device, fn) -> np.ndarray:
@@ -481,7 +481,7 @@ class CnnClassifier:
         return torch.cat(outputs).numpy()
 
     def _proba_images(self, images, indices, device) -> np.ndarray:
-        return self._run_images(images, indices, device, lambda x: F.softmax(self.model_(x), dim=1))
+        return self._run_images(images, indices, device, self._softmax)
 
     def _apply(self, images, fn) -> np.ndarray:
         device = self._torch_device()
@@ -492,8 +492,14 @@ class CnnClassifier:
             return self._run_tensor(images.float(), device, fn)
         return self._run_images(images, range(len(images)), device, fn)
 
-    def _predict_proba_raw(self, images, device) -> np.ndarray:
-        return self._apply(images, lambda x: F.softmax(self.model_(x), dim=1))
+    def _softmax(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.model_(x), dim=1)
+
+    def _embed_and_softmax(self, x: torch.Tensor) -> torch.Tensor:
+        # One pass through the convolutions for both outputs (dropout is off in eval mode).
+        features = self.model_.features(x)
+        probabilities = F.softmax(self.model_.head(features), dim=1)
+        return torch.cat([F.normalize(features, dim=1), probabilities], dim=1)
 
     def _with_threads(self, fn):
         previous = torch.get_num_threads()
@@ -506,9 +512,7 @@ class CnnClassifier:
     def predict_proba(self, images: Any) -> np.ndarray:
         """Class probabilities, shape (N, n_classes), columns in ``classes_`` order."""
         self._check_fitted()
-        return self._with_threads(
-            lambda: self._apply(images, lambda x: F.softmax(self.model_(x), dim=1))
-        )
+        return self._with_threads(lambda: self._apply(images, self._softmax))
 
     def predict(self, images: Any) -> np.ndarray:
         """Predicted labels (values of ``classes_``)."""
@@ -519,6 +523,13 @@ class CnnClassifier:
         """L2-normalised penultimate features, shape (N, feature_dim)."""
         self._check_fitted()
         return self._with_threads(lambda: self._apply(images, self.model_.embed))
+
+    def embed_and_predict_proba(self, images: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(embed(images), predict_proba(images))`` from one forward pass."""
+        self._check_fitted()
+        both = self._with_threads(lambda: self._apply(images, self._embed_and_softmax))
+        split = both.shape[1] - len(self.classes_)
+        return both[:, :split], both[:, split:]
 
     # -- persistence -------------------------------------------------------------------------
 

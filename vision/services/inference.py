@@ -70,8 +70,11 @@ def embeddings_compute(model: LoadedModel, images: list[Any]) -> np.ndarray:
     return model.classifier.embed(model.arrays(images)).astype(np.float32)
 
 
-def predictions_compute(model: LoadedModel, images: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(top label, its probability) per image."""
-    probabilities = model.classifier.predict_proba(model.arrays(images))
+def analysis_compute(
+    model: LoadedModel, images: list[Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Embeddings (float32), top label and its probability per image, from one pass."""
+    vectors, probabilities = model.classifier.embed_and_predict_proba(model.arrays(images))
     top = probabilities.argmax(axis=1)
-    return model.classifier.classes_[top], probabilities[np.arange(len(top)), top]
+    labels = model.classifier.classes_[top]
+    return vectors.astype(np.float32), labels, probabilities[np.arange(len(top)), top]

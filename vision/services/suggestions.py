@@ -17,9 +17,8 @@ from vision.models import CategorySuggestion, ImageEmbedding
 from vision.selectors import KIND
 from vision.services.inference import (
     LoadedModel,
-    embeddings_compute,
+    analysis_compute,
     model_load,
-    predictions_compute,
     stored_image_decode,
 )
 
@@ -74,8 +73,7 @@ def images_analyse(*, images: list[ProductImage], version: ModelVersion) -> int:
     if not decoded:
         return 0
     pictures = [picture for _, picture in decoded]
-    vectors = embeddings_compute(model, pictures)
-    labels, confidences = predictions_compute(model, pictures)
+    vectors, labels, confidences = analysis_compute(model, pictures)
     with transaction.atomic():
         for (image, _), vector, label, confidence in zip(
             decoded, vectors, labels.tolist(), confidences.tolist(), strict=True
