@@ -12,7 +12,6 @@ from typing import ClassVar
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -20,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shopops.store.api import Conflict
 from shopops.store.filters import ApiPagination
 from shopops.store.models import Product
 from shopops.store.permissions import staff_permission
@@ -34,12 +34,6 @@ class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "Search by photo is not available yet."
     default_code = "unavailable"
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This suggestion was already decided."
-    default_code = "conflict"
 
 
 # --- serializers ----------------------------------------------------------------------------------
@@ -115,11 +109,7 @@ class ErrorSerializer(serializers.Serializer):
 # --- views ----------------------------------------------------------------------------------------
 
 
-class VisionApiMixin:
-    authentication_classes: ClassVar[list] = [TokenAuthentication, SessionAuthentication]
-
-
-class PhotoSearchView(VisionApiMixin, APIView):
+class PhotoSearchView(APIView):
     """Upload a photo; get the catalogue's most similar active products."""
 
     permission_classes: ClassVar[list] = [AllowAny]
@@ -156,7 +146,7 @@ class PhotoSearchView(VisionApiMixin, APIView):
         return Response(PhotoSearchOutputSerializer(result, context={"request": request}).data)
 
 
-class SimilarProductsView(VisionApiMixin, APIView):
+class SimilarProductsView(APIView):
     """Products that look like this one (for "you may also like" and recommendations)."""
 
     permission_classes: ClassVar[list] = [AllowAny]
@@ -179,7 +169,7 @@ class SimilarProductsView(VisionApiMixin, APIView):
         return Response(output.data)
 
 
-class SuggestionListView(VisionApiMixin, ListAPIView):
+class SuggestionListView(ListAPIView):
     """Category suggestions, pending first by default (``?status=`` filters; ``all`` for all)."""
 
     permission_classes: ClassVar[list] = [staff_permission("vision.view_categorysuggestion")]
@@ -206,7 +196,7 @@ class SuggestionListView(VisionApiMixin, ListAPIView):
         return selectors.suggestion_list(status=None if wanted == "all" else wanted)
 
 
-class SuggestionDecisionView(VisionApiMixin, APIView):
+class SuggestionDecisionView(APIView):
     permission_classes: ClassVar[list] = [staff_permission("vision.change_categorysuggestion")]
     decision = ""
 

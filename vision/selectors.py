@@ -63,11 +63,6 @@ def training_images() -> list[TrainingImage]:
     return images
 
 
-def category_names() -> dict[int, str]:
-    """Category id -> its path ("Kitchen / Mugs")."""
-    return category_paths()
-
-
 # --- suggestions ----------------------------------------------------------------------------------
 
 

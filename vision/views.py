@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import active_model_version
+from shopops.store.selectors import category_paths
 from vision import selectors, services
 from vision.models import CategorySuggestion, PhotoSearch
 from vision.throttling import photo_search_allowed
@@ -98,7 +99,7 @@ def suggestions(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.suggestion_list(), SUGGESTIONS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    names = selectors.category_names()
+    names = category_paths()
     for suggestion in page.object_list:
         suggestion.current_category_name = names.get(suggestion.image.product.category_id, "")
         suggestion.predicted_category_name = names.get(suggestion.predicted_category_id, "")

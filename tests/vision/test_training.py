@@ -16,14 +16,6 @@ from vision.engine.training import CnnClassifier
 CHANCE = 1 / len(SHAPES)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def shapes():
     """200 training and 200 test images of 4 shapes in random colours and positions."""

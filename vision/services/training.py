@@ -23,6 +23,7 @@ from shopops.registry.services import (
     metric_gate,
 )
 from shopops.store.models import ProductImage
+from shopops.store.selectors import category_paths
 from vision import selectors
 from vision.engine.evaluation import classification_metrics
 from vision.engine.features import HandcraftedClassifier
@@ -62,7 +63,7 @@ def _read_stored(name: str) -> bytes | None:
 def _shop_dataset() -> tuple[list[bytes], list[Any], dict[str, str]]:
     """The shop's labelled product images (bytes), their category ids and the class names."""
     rows = selectors.training_images()
-    names = selectors.category_names()
+    names = category_paths()
     items, labels = [], []
     for row in rows:
         data = _read_stored(row.name)
