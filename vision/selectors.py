@@ -13,7 +13,7 @@ import numpy as np
 from django.db.models import Count, F, Max, Q, QuerySet
 
 from shopops.registry.models import ModelVersion
-from shopops.registry.services import active_model_version
+from shopops.registry.services import active_model_version_id
 from shopops.store.models import Product, ProductImage
 from shopops.store.selectors import category_paths
 from shopops.store.storefront import price_format
@@ -185,19 +185,19 @@ def product_similar_products(*, product_id: int, limit: int = 6) -> list[Product
     Empty when there is no active image model or the product has no indexed image. This is the
     function other apps (recommendations) call for "visually similar products".
     """
-    active = active_model_version(kind=KIND)
-    if active is None:
+    active_id = active_model_version_id(kind=KIND)
+    if active_id is None:
         return []
     vectors = [
         np.frombuffer(bytes(vector), dtype=np.float32)
         for vector in ImageEmbedding.objects.filter(
-            model_version=active, product_id=product_id
+            model_version_id=active_id, product_id=product_id
         ).values_list("vector", flat=True)
     ]
     if not vectors:
         return []
     return products_matching(
-        version_id=active.id,
+        version_id=active_id,
         vector=np.mean(vectors, axis=0),
         limit=limit,
         exclude_product_id=product_id,
