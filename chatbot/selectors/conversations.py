@@ -43,14 +43,6 @@ def conversation_history(*, conversation_id: int, limit: int = 50) -> list[dict[
     return [message_dict(message) for message in reversed(latest)]
 
 
-def conversation_get(*, conversation_id: int) -> Conversation | None:
-    return (
-        Conversation.objects.select_related("customer", "assigned_to")
-        .filter(id=conversation_id)
-        .first()
-    )
-
-
 def conversation_summary(conversation: Conversation, last_text: str = "") -> dict[str, Any]:
     customer = conversation.customer
     return {

@@ -8,17 +8,17 @@ vocabulary is re-read every ``CHAT_VOCABULARY_REFRESH_SECONDS``.
 
 from __future__ import annotations
 
-import csv
 import logging
 import threading
 import time
-from pathlib import Path
 
 from django.conf import settings
 
 from chatbot.adapters import DbCatalog, DbFaq, DbOrders, DbRecommender
 from chatbot.engine.dialogue import DialogueEngine
 from chatbot.engine.intents import IntentClassifier
+from chatbot.selectors.training import intent_file_examples
+from chatbot.services.training import ARTIFACT_NAME, KIND
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import (
     ArtifactIntegrityError,
@@ -28,10 +28,6 @@ from shopops.registry.services import (
 
 logger = logging.getLogger(__name__)
 
-INTENT_KIND = "intent"
-INTENTS_CSV = Path(settings.BASE_DIR) / "chatbot" / "data" / "intents.csv"
-# The file name inside a version's artifact directory (the trainer saves exactly this).
-ARTIFACT_NAME = "intent"
 _FILE_MODEL = 0  # "version id" of the classifier trained from the repository file
 
 _lock = threading.Lock()
@@ -42,9 +38,8 @@ _vocabulary_at = 0.0
 
 def intents_file_classifier() -> IntentClassifier:
     """A classifier trained on the repository's bilingual file (no active version yet)."""
-    with INTENTS_CSV.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    return IntentClassifier().fit([r["text"] for r in rows], [r["intent"] for r in rows])
+    examples = intent_file_examples()
+    return IntentClassifier().fit([e.text for e in examples], [e.intent for e in examples])
 
 
 def _version_classifier(version_id: int) -> IntentClassifier | None:
@@ -62,7 +57,7 @@ def _version_classifier(version_id: int) -> IntentClassifier | None:
 def nlu_engine() -> DialogueEngine:
     """The engine for this process, reloaded when the active intent version changes."""
     global _engine, _model_id, _vocabulary_at
-    wanted = active_model_version_id(kind=INTENT_KIND) or _FILE_MODEL
+    wanted = active_model_version_id(kind=KIND) or _FILE_MODEL
     refresh = settings.CHAT_VOCABULARY_REFRESH_SECONDS
     stale_vocabulary = time.monotonic() - _vocabulary_at > refresh
     if _engine is not None and wanted == _model_id and not stale_vocabulary:
