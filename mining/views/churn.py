@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from mining.selectors import churn as selectors
+from shopops.dashboard.csv_export import csv_lines, spreadsheet_text
 from shopops.dashboard.permissions import staff_required
 from shopops.registry import services as registry
 from shopops.registry.models import ModelVersion
@@ -76,37 +76,24 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "mining/churn/overview.html", context)
 
 
-def _cell(value: Any) -> Any:
-    """Keep a spreadsheet from running a customer-supplied name as a formula."""
-    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(version: ModelVersion) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+def _csv_rows(version: ModelVersion) -> Iterator[list]:
+    yield CSV_HEADER
     for row in selectors.churn_at_risk_rows(version=version):
         (rank, customer_id, external_id, name, email, probability, value, risk, recency,
          frequency, reasons) = row  # fmt: skip
-        yield writer.writerow(
+        yield (
             [
                 rank,
                 customer_id,
-                _cell(external_id or ""),
-                _cell(name),
-                _cell(email),
+                spreadsheet_text(external_id or ""),
+                spreadsheet_text(name),
+                spreadsheet_text(email),
                 f"{probability:.4f}",
                 f"{value:.2f}",
                 f"{risk:.2f}",
                 f"{recency:.0f}",
                 frequency,
-                _cell("; ".join(reason["text"] for reason in reasons)),
+                spreadsheet_text("; ".join(reason["text"] for reason in reasons)),
             ]
         )
 
@@ -117,7 +104,9 @@ def at_risk_csv(request: HttpRequest) -> HttpResponse:
     if version is None:
         messages.warning(request, "There is no churn model yet, so nothing to export.")
         return redirect("mining:churn")
-    response = StreamingHttpResponse(_csv_lines(version), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        csv_lines(_csv_rows(version)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="churn-at-risk-v{version.version}.csv"'
     return response
 

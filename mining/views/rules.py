@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -25,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from mining.selectors import rules as selectors
 from mining.services import rules as services
+from shopops.dashboard.csv_export import csv_lines, spreadsheet_text
 from shopops.dashboard.permissions import staff_required
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import TrainingInProgress, model_training_enqueue
@@ -204,19 +204,6 @@ def rules_browser(request: HttpRequest) -> HttpResponse:
     return render(request, "mining/rules/browser.html", context)
 
 
-def _csv_cell(value: Any) -> Any:
-    # A name that starts like a formula would run as one when the file is opened in a
-    # spreadsheet (CSV injection): make it plain text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 EXPORT_COLUMNS = [
     "rank",
     "antecedent_ids",
@@ -237,34 +224,30 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _export_lines(version: ModelVersion, rules) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+def _export_rows(version: ModelVersion, rules) -> Iterator[list]:
     skus = selectors.rule_antecedent_skus(version=version)
-    yield writer.writerow(EXPORT_COLUMNS)
+    yield EXPORT_COLUMNS
     for rule in rules.iterator(chunk_size=2000):
-        yield writer.writerow(
-            [
-                _csv_cell(value)
-                for value in (
-                    rule.rank + 1,
-                    " ".join(str(pk) for pk in rule.antecedent_ids),
-                    " ".join(skus.get(pk, "") for pk in rule.antecedent_ids),
-                    rule.antecedent_label,
-                    rule.consequent_id,
-                    rule.consequent.sku,
-                    rule.consequent.name,
-                    repr(rule.support),
-                    repr(rule.confidence),
-                    repr(rule.lift),
-                    repr(rule.leverage),
-                    "inf" if rule.conviction is None else repr(rule.conviction),
-                    rule.antecedent_count,
-                    rule.consequent_count,
-                    rule.rule_count,
-                    rule.n_baskets,
-                )
-            ]
-        )
+        # Product text is escaped (CSV injection); numbers are written as they are, so a
+        # negative leverage stays a number (csv writes str(float), the round-trip repr).
+        yield [
+            rule.rank + 1,
+            " ".join(str(pk) for pk in rule.antecedent_ids),
+            spreadsheet_text(" ".join(skus.get(pk, "") for pk in rule.antecedent_ids)),
+            spreadsheet_text(rule.antecedent_label),
+            rule.consequent_id,
+            spreadsheet_text(rule.consequent.sku),
+            spreadsheet_text(rule.consequent.name),
+            rule.support,
+            rule.confidence,
+            rule.lift,
+            rule.leverage,
+            "inf" if rule.conviction is None else rule.conviction,
+            rule.antecedent_count,
+            rule.consequent_count,
+            rule.rule_count,
+            rule.n_baskets,
+        ]
 
 
 @staff_required
@@ -276,7 +259,7 @@ def rules_export(request: HttpRequest) -> HttpResponse:
         return redirect("mining:rules")
     rules = selectors.rule_list(version=version, **form.filters())
     response = StreamingHttpResponse(
-        _export_lines(version, rules), content_type="text/csv; charset=utf-8"
+        csv_lines(_export_rows(version, rules)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = (
         f'attachment; filename="association-rules-v{version.version}.csv"'

@@ -8,7 +8,6 @@ training and comes back here.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from django.utils.text import slugify
 from mining.engine.segmentation import FEATURE_NAMES
 from mining.models import Segment
 from mining.selectors import segmentation as selectors
+from shopops.dashboard.csv_export import csv_lines, spreadsheet_text
 from shopops.dashboard.permissions import staff_required
 from shopops.registry.selectors import model_versions_training
 from shopops.registry.services import trainer_kinds
@@ -162,13 +162,6 @@ def detail(request: HttpRequest, key: int) -> HttpResponse:
     return render(request, "mining/segments/detail.html", context)
 
 
-class _Echo:
-    """A file-like object whose ``write`` hands the line back, for csv.writer."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 CSV_HEADER = [
     "customer_id",
     "external_id",
@@ -186,20 +179,19 @@ CSV_HEADER = [
 ]
 
 
-def _csv_rows(segment: Segment) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+def _csv_rows(segment: Segment) -> Iterator[list]:
+    yield CSV_HEADER
     members = selectors.segment_members(segment=segment)
     # iterator(): members stream in chunks instead of being held in memory all at once.
     for member in members.iterator(chunk_size=2000):
         customer = member.customer
-        yield writer.writerow(
+        yield (
             [
                 customer.id,
                 customer.external_id or "",
-                _safe(customer.name),
-                _safe(customer.email),
-                _safe(customer.country),
+                spreadsheet_text(customer.name),
+                spreadsheet_text(customer.email),
+                spreadsheet_text(customer.country),
                 f"S{segment.key}",
                 segment.name,
                 f"{member.recency_days:.1f}",
@@ -212,16 +204,13 @@ def _csv_rows(segment: Segment) -> Iterator[str]:
         )
 
 
-def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in customer-entered text."""
-    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
-
-
 @staff_required
 @members_required
 def export(request: HttpRequest, key: int) -> StreamingHttpResponse:
     segment = _active_segment(key)
-    response = StreamingHttpResponse(_csv_rows(segment), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        csv_lines(_csv_rows(segment)), content_type="text/csv; charset=utf-8"
+    )
     filename = f"segment-s{segment.key}-{slugify(segment.name) or 'members'}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -343,6 +343,18 @@ def test_the_csv_export_of_every_rule_defuses_spreadsheet_formulas(client, staff
     assert rows[2][6] == "'=HYPERLINK(1)"
 
 
+def test_the_csv_export_keeps_a_negative_leverage_a_number(client, staff_user, shop):
+    # given: a rule whose items are bought together less often than by chance
+    from mining.models import AssociationRule
+
+    AssociationRule.objects.filter(model_version=shop["version"], rank=0).update(leverage=-0.002)
+    client.force_login(staff_user)
+
+    rows = _csv(client.get(reverse("mining:rules-export")))
+
+    assert rows[1][views.EXPORT_COLUMNS.index("leverage")] == "-0.002"
+
+
 def test_the_csv_export_without_rules_goes_back_to_the_page(client, staff_user):
     client.force_login(staff_user)
 
