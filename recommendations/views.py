@@ -34,6 +34,7 @@ from shopops.dashboard.permissions import staff_required
 from shopops.registry import selectors as registry_selectors
 from shopops.registry import services as registry
 from shopops.registry.models import ModelVersion
+from shopops.registry.views import TRAINING_SHOWN_HERE, training_outcome_message
 from shopops.store.models import Customer, Event, Order, OrderItem
 
 KIND = recommendation_selectors.KIND
@@ -143,17 +144,16 @@ def retrain(request: HttpRequest) -> HttpResponse:
             "start another one after that.",
         )
         return redirect("recommendations:overview")
-    # Without a broker the task ran inline: report how it ended.
-    version.refresh_from_db()
-    name = f"Recommender v{version.version}"
-    if version.status == ModelVersion.Status.TRAINING:
-        messages.success(request, f"{name} is training; this page shows it when it finishes.")
-    elif version.status == ModelVersion.Status.ACTIVE:
-        messages.success(request, f"{name} is trained and now serves recommendations.")
-    elif version.status == ModelVersion.Status.READY:
-        messages.warning(request, f"{name} is trained but was not promoted: {version.gate_reason}")
-    else:
-        messages.error(request, f"{name} could not be trained: {version.error}")
+    training_outcome_message(
+        request,
+        version,
+        name=f"Recommender v{version.version}",
+        texts={
+            ModelVersion.Status.TRAINING: TRAINING_SHOWN_HERE,
+            ModelVersion.Status.ACTIVE: "{name} is trained and now serves recommendations.",
+            ModelVersion.Status.FAILED: "{name} could not be trained: {error}",
+        },
+    )
     return redirect("recommendations:overview")
 
 

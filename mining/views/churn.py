@@ -24,6 +24,7 @@ from shopops.dashboard.csv_export import csv_lines, spreadsheet_text
 from shopops.dashboard.permissions import staff_required
 from shopops.registry import services as registry
 from shopops.registry.models import ModelVersion
+from shopops.registry.views import TRAINING_SHOWN_HERE, training_outcome_message
 
 PAGE_SIZE = 50
 IMPORTANCES_SHOWN = 10
@@ -124,17 +125,15 @@ def retrain(request: HttpRequest) -> HttpResponse:
             "start another one after that.",
         )
         return redirect("mining:churn")
-    # Without a broker (the embedded default) the task ran inline: report how it ended.
-    version.refresh_from_db()
-    name = f"Churn model v{version.version}"
-    if version.status == ModelVersion.Status.TRAINING:
-        messages.success(request, f"{name} is training; this page shows it when it finishes.")
-    elif version.status == ModelVersion.Status.ACTIVE:
-        messages.success(request, f"{name} is trained and now the active model.")
-    elif version.status == ModelVersion.Status.READY:
-        messages.warning(request, f"{name} is trained but was not promoted: {version.gate_reason}")
-    else:
-        messages.error(request, f"{name} could not be trained: {version.error}")
+    training_outcome_message(
+        request,
+        version,
+        name=f"Churn model v{version.version}",
+        texts={
+            ModelVersion.Status.TRAINING: TRAINING_SHOWN_HERE,
+            ModelVersion.Status.FAILED: "{name} could not be trained: {error}",
+        },
+    )
     return redirect("mining:churn")
 
 

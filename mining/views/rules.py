@@ -28,6 +28,7 @@ from shopops.dashboard.csv_export import csv_lines, spreadsheet_text
 from shopops.dashboard.permissions import staff_required
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import TrainingInProgress, model_training_enqueue
+from shopops.registry.views import training_outcome_message
 
 PAGE_SIZE = 50
 CHART_POINTS = 300
@@ -300,22 +301,20 @@ def rules_retrain(request: HttpRequest) -> HttpResponse:
             "training finishes; retrain again after it if you still need to.",
         )
         return _back(request)
-    # Without a broker (the embedded default) the task ran inline: say how it ended.
-    version.refresh_from_db()
-    name = f"Rules v{version.version}"
-    n_rules = version.metrics.get("n_rules")
-    if version.status == ModelVersion.Status.TRAINING:
-        messages.success(request, f"{name} is training; refresh this page in a minute.")
-    elif version.status == ModelVersion.Status.ACTIVE:
-        messages.success(request, f"{name} is trained ({n_rules:,} rules) and now in use.")
-    elif version.status == ModelVersion.Status.READY:
-        messages.warning(
-            request,
-            f"{name} is trained ({n_rules:,} rules) but was not put in use: "
-            f"{version.gate_reason}. Browse it below or promote it on the Trained models page.",
-        )
-    else:
-        messages.error(request, f"{name} failed: {version.error}")
+    training_outcome_message(
+        request,
+        version,
+        name=f"Rules v{version.version}",
+        texts={
+            ModelVersion.Status.TRAINING: "{name} is training; refresh this page in a minute.",
+            ModelVersion.Status.ACTIVE: (
+                "{name} is trained ({metrics[n_rules]:,} rules) and now in use."
+            ),
+            ModelVersion.Status.READY: "{name} is trained ({metrics[n_rules]:,} rules) but was not "
+            "put in use: {reason}. Browse it below or promote it on the Trained models page.",
+            ModelVersion.Status.FAILED: "{name} failed: {error}",
+        },
+    )
     return _back(request)
 
 

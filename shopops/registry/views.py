@@ -93,18 +93,42 @@ def train(request: HttpRequest) -> HttpResponse:
             "start another one after that.",
         )
         return _back(request, fallback)
-    # Without a broker (the embedded default) the task ran inline: report how it ended.
-    version = selectors.model_version_get(version_id=version.id)
-    name = f"{version.kind} v{version.version}"
-    if version.status == ModelVersion.Status.TRAINING:
-        messages.success(request, f"Training {name} has started.")
-    elif version.status == ModelVersion.Status.ACTIVE:
-        messages.success(request, f"{name} is trained and now the active model.")
-    elif version.status == ModelVersion.Status.READY:
-        messages.warning(request, f"{name} is trained but was not promoted: {version.gate_reason}")
-    else:
-        messages.error(request, f"Training {name} failed: {version.error}")
+    training_outcome_message(request, version, name=f"{kind} v{version.version}")
     return _back(request, fallback)
+
+
+#: How a started training stands, per status; ``{name}``, ``{reason}`` (the gate's),
+#: ``{error}`` and ``{metrics[...]}`` are filled in. Pages that start a training may reword them.
+TRAINING_OUTCOME_TEXTS = {
+    ModelVersion.Status.TRAINING: "Training {name} has started.",
+    ModelVersion.Status.ACTIVE: "{name} is trained and now the active model.",
+    ModelVersion.Status.READY: "{name} is trained but was not promoted: {reason}",
+    ModelVersion.Status.FAILED: "Training {name} failed: {error}",
+}
+#: The wording for a page that shows the new version once its training finishes.
+TRAINING_SHOWN_HERE = "{name} is training; this page shows it when it finishes."
+_OUTCOME_LEVELS = {
+    ModelVersion.Status.TRAINING: messages.success,
+    ModelVersion.Status.ACTIVE: messages.success,
+    ModelVersion.Status.READY: messages.warning,
+}
+
+
+def training_outcome_message(
+    request: HttpRequest, version: ModelVersion, *, name: str, texts: dict | None = None
+) -> None:
+    """Tell the merchant how the training they just started stands.
+
+    Without a broker (the embedded default) the task ran inline, so the version may already be
+    active, kept back by its gate, or failed: it is read again before saying so.
+    """
+    version.refresh_from_db()
+    wording = {**TRAINING_OUTCOME_TEXTS, **(texts or {})}
+    status = version.status if version.status in _OUTCOME_LEVELS else ModelVersion.Status.FAILED
+    text = wording[status].format(
+        name=name, reason=version.gate_reason, error=version.error, metrics=version.metrics
+    )
+    _OUTCOME_LEVELS.get(status, messages.error)(request, text)
 
 
 @require_POST
