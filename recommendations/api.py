@@ -19,25 +19,32 @@ views only authenticate, find the customer and shape the cached items.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recommendations import experiments, selectors
-from recommendations.authentication import CachedCredentials, CachedTokenAuthentication
+from recommendations.authentication import (
+    CachedCredentials,
+    CachedTokenAuthentication,
+    token_credentials_cached,
+)
 from shopops.store.api import ApiViewMixin
 from shopops.store.models import Product
 from shopops.store.selectors import customer_for_user, user_is_staff_with
 
 MAX_K = 50
+# Accept headers the JSON-only list views answer without negotiating.
+WARM_ACCEPT = frozenset({"*/*", "application/json"})
 
 
 class ListInputSerializer(serializers.Serializer):
@@ -90,11 +97,13 @@ def _viewer_customer_id(request: Request, customer_id: int) -> tuple[int, bool]:
 
 
 class ListViewMixin(ApiViewMixin):
-    """The customer list endpoints: read-only, on the hot path, so token lookups are cached
-    (:mod:`recommendations.authentication`)."""
+    """The list endpoints: read-only JSON on the serving hot path, so token lookups are cached
+    (:mod:`recommendations.authentication`) and there is no browsable-API renderer to negotiate
+    with (the OpenAPI docs at /api/docs/ describe and try them)."""
 
     authentication_classes: ClassVar[list] = [CachedTokenAuthentication, SessionAuthentication]
     permission_classes: ClassVar[list] = [IsAuthenticated]
+    renderer_classes: ClassVar[list] = [JSONRenderer]
 
 
 def _results(items: list[dict]) -> list[dict]:
@@ -122,14 +131,69 @@ def _served_response(request: Request, customer_id: int, *, is_the_customer: boo
     return response
 
 
-class CustomerRecommendationsView(ListViewMixin, APIView):
+def _warm_k(query_string: str) -> int | None:
+    """``k`` from a query string that is empty or exactly ``k=<1..MAX_K>``; else None."""
+    if not query_string:
+        return ListInputSerializer().fields["k"].default
+    name, _, value = query_string.partition("=")
+    if name == "k" and value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_K:
+        return int(value)
+    return None
+
+
+class WarmListDispatchMixin:
+    """A customer's served list, answered before DRF's dispatch when everything it needs is
+    already in this process or in one cache round trip.
+
+    That is the common request on the serving hot path: a GET with a token this process has
+    looked up in the last :data:`~recommendations.authentication.TOKEN_CACHE_SECONDS`, for the
+    token's own customer (or by a superuser), a plain ``?k=``, JSON accepted, the list cached
+    for the active version and no A/B test running. DRF's request wrapping, authenticator
+    loop, permission check and content negotiation would only re-derive what the cached token
+    already says; skipping them halves the request's CPU (bench/serve_recommendations.py).
+    Anything else (first sight of a token, session login, staff by permission, an experiment
+    to log, an odd query or Accept header, a cold list) goes through DRF unchanged, and the
+    answer is the same bytes and headers either way (tests/recommendations/test_api.py).
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = self._warm_response(request, kwargs.get("customer_id"))
+        if response is not None:
+            return response
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def _warm_response(self, request: HttpRequest, customer_id: int | None) -> HttpResponse | None:
+        meta = request.META
+        if request.method != "GET" or meta.get("HTTP_ACCEPT", "*/*") not in WARM_ACCEPT:
+            return None
+        limit = _warm_k(meta.get("QUERY_STRING", ""))
+        credentials = token_credentials_cached(authorization=meta.get("HTTP_AUTHORIZATION", ""))
+        if limit is None or credentials is None:
+            return None
+        own_customer_id = credentials["customer_id"]
+        if customer_id is None:
+            customer_id = own_customer_id
+        elif customer_id != own_customer_id and not credentials["is_superuser"]:
+            return None
+        if customer_id is None:
+            return None
+        items = selectors.customer_recommendations_cached(customer_id=customer_id, limit=limit)
+        if items is None:
+            return None
+        body = JSONRenderer().render({"results": _results(items)})
+        response = HttpResponse(body, content_type=JSONRenderer.media_type)
+        response["Allow"] = ", ".join(self.allowed_methods)  # type: ignore[attr-defined]
+        return response
+
+
+class CustomerRecommendationsView(WarmListDispatchMixin, ListViewMixin, APIView):
     @extend_schema(parameters=[ListInputSerializer], responses=RecommendationListOutputSerializer)
     def get(self, request: Request, customer_id: int) -> Response:
         customer_id, is_the_customer = _viewer_customer_id(request, customer_id)
         return _served_response(request, customer_id, is_the_customer=is_the_customer)
 
 
-class MyRecommendationsView(ListViewMixin, APIView):
+class MyRecommendationsView(WarmListDispatchMixin, ListViewMixin, APIView):
     @extend_schema(parameters=[ListInputSerializer], responses=RecommendationListOutputSerializer)
     def get(self, request: Request) -> Response:
         customer_id = _own_customer_id(request)

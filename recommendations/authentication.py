@@ -76,6 +76,19 @@ def _cache_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def token_credentials_cached(*, authorization: str) -> dict | None:
+    """What this process remembers of the token in an ``Authorization: Token <key>`` header:
+    the user's ``id``, ``is_staff``, ``is_superuser`` and ``customer_id``, without a query.
+
+    None when the header is not a well-formed token header or its lookup is not cached (a
+    caller then authenticates the usual way, which caches a valid token).
+    """
+    parts = authorization.split()
+    if len(parts) != 2 or parts[0].lower() != CachedTokenAuthentication.keyword.lower():
+        return None
+    return _tokens.get(_cache_key(parts[1]))
+
+
 class CachedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str):
         cache_key = _cache_key(key)

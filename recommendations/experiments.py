@@ -53,7 +53,7 @@ SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 ACTIVE_CACHE_KEY = "recommendations:active-experiment"
 # Backstop only: starting and stopping refresh the cached experiment on commit.
 ACTIVE_CACHE_SECONDS = 300
-_NO_EXPERIMENT: dict = {}
+NO_EXPERIMENT: dict = {}
 
 
 class ExperimentError(ValueError):
@@ -169,7 +169,7 @@ class ActiveExperiment:
 
 def _active_query() -> dict[str, Any]:
     row = Experiment.objects.filter(is_active=True).values("id", "name", "variants").first()
-    return row or _NO_EXPERIMENT
+    return row or NO_EXPERIMENT
 
 
 def experiment_active_get(*, cached: Any = None) -> ActiveExperiment | None:

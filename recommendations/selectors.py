@@ -187,20 +187,42 @@ class ServedRecommendations:
     variant: str | None = None
 
 
+def _served_cache_read(customer_id: int, limit: int) -> tuple[int | None, Any, Any]:
+    """One cache round trip: the active version id, the running experiment (``{}`` for none)
+    and the hybrid's list entry for the customer, each None where the cache has no value."""
+    version_key = active_model_version_cache_key(kind=KIND)
+    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
+    cached = cache.get_many([version_key, experiments.ACTIVE_CACHE_KEY, served_key])
+    return (
+        cached.get(version_key),
+        cached.get(experiments.ACTIVE_CACHE_KEY),
+        cached.get(served_key),
+    )
+
+
+def customer_recommendations_cached(*, customer_id: int, limit: int = 10) -> list[dict] | None:
+    """The customer's served list when one cache round trip has all of it and no experiment
+    runs (so there is no variant to pick and no impression to log); else None.
+
+    The serving hot path's first try: a None sends the caller to
+    :func:`customer_recommendations_served`.
+    """
+    version_id, experiment, entry = _served_cache_read(customer_id, limit)
+    if version_id is None or experiment != experiments.NO_EXPERIMENT or entry is None:
+        return None
+    return entry["items"] if entry["version"] == version_id else None
+
+
 def customer_recommendations_served(*, customer_id: int, limit: int = 10) -> ServedRecommendations:
     """What the customer is shown now: while an experiment runs, their variant's list.
 
     One cache round trip on a warm path (the active version id, the running experiment and
     the hybrid's list together; a second for a variant that serves another list), no query.
     """
-    version_key = active_model_version_cache_key(kind=KIND)
-    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
-    cached = cache.get_many([version_key, experiments.ACTIVE_CACHE_KEY, served_key])
-    version_id = cached.get(version_key)
+    version_id, experiment_cached, entry = _served_cache_read(customer_id, limit)
     if version_id is None:
         version_id = active_model_version_id(kind=KIND) or 0
-    experiment = experiments.experiment_active_get(cached=cached.get(experiments.ACTIVE_CACHE_KEY))
-    entry = cached.get(served_key)
+    experiment = experiments.experiment_active_get(cached=experiment_cached)
     if experiment is None:
         items = _customer_list(version_id, customer_id, limit, True, SERVED_RECOMMENDER, entry)
         return ServedRecommendations(items, SERVED_RECOMMENDER)

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
+from rest_framework.views import APIView
 
 from mining.engine.association import Rule
 from mining.services import rules as rules_services
@@ -14,6 +15,7 @@ from recommendations import authentication, selectors
 from recommendations.api import RecommendationOutputSerializer
 from recommendations.models import CustomerRecommendation
 from shopops.registry.models import ModelVersion
+from shopops.registry.services import model_version_promote
 from tests.factories import CustomerFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -306,3 +308,118 @@ def test_an_inactive_users_token_is_a_401(api_client, customer_user, served):
 
     assert response.status_code == 401
     assert response.json() == {"detail": "User inactive or deleted."}
+
+
+# --- the warm path: answered before DRF's dispatch ----------------------------------------------
+
+
+@pytest.fixture
+def drf_dispatches(monkeypatch):
+    """How many requests reached DRF's dispatch (the rest took the warm path)."""
+    calls = []
+    dispatch = APIView.dispatch
+
+    def counting(self, request, *args, **kwargs):
+        calls.append(request.path)
+        return dispatch(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(APIView, "dispatch", counting)
+    return calls
+
+
+def test_a_warm_token_request_skips_drf_and_answers_the_same_bytes(
+    api_client, customer_user, served, drf_dispatches
+):
+    user, alice = customer_user
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    urls = [
+        f"{BASE}/customers/me/recommendations/?k=1",
+        f"{BASE}/customers/{alice.id}/recommendations/?k=1",
+        f"{BASE}/customers/me/recommendations/",
+    ]
+    cold = []
+    for url in urls:
+        authentication._tokens.clear()  # a token this process has not seen: DRF answers
+        cold.append(api_client.get(url))
+    assert len(drf_dispatches) == 3
+
+    warm = [api_client.get(url) for url in urls]
+
+    assert len(drf_dispatches) == 3
+    for before, after in zip(cold, warm, strict=True):
+        assert after.status_code == before.status_code == 200
+        assert after.content == before.content
+        for header in ("Content-Type", "Allow", "Content-Length"):
+            assert after[header] == before[header]
+    assert warm[0].json()["results"][0]["name"] == "Tea cup"
+
+
+def test_a_superusers_warm_token_previews_anyone_and_a_customers_does_not(
+    api_client, customer_user, staff_user, served, drf_dispatches
+):
+    _alice, bob, products = served
+    bobs = f"{BASE}/customers/{bob.id}/recommendations/?k=1"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff_user).key}")
+    api_client.get(bobs)
+
+    response = api_client.get(bobs)
+
+    assert response.status_code == 200
+    assert [item["product_id"] for item in response.json()["results"]] == [products[bob.id].id]
+    assert len(drf_dispatches) == 1
+    # the customer's own warm token does not open Bob's list: DRF answers, with a 404
+    api_client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=customer_user[0]).key}"
+    )
+    api_client.get(f"{BASE}/customers/me/recommendations/?k=1")
+    assert api_client.get(bobs).status_code == 404
+    assert len(drf_dispatches) == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "accept", "status"),
+    [
+        ("k=x", "*/*", 400),
+        ("k=0", "*/*", 400),
+        ("k=1&k=2", "*/*", 200),
+        ("k=1&format=json", "*/*", 200),
+        ("k=1", "application/json; indent=2", 200),
+        ("k=1", "text/html", 406),
+    ],
+)
+def test_anything_but_the_plain_warm_request_goes_through_drf(
+    api_client, customer_user, served, drf_dispatches, query, accept, status
+):
+    user, _alice = customer_user
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    mine = f"{BASE}/customers/me/recommendations/"
+    assert api_client.get(f"{mine}?k=1").status_code == 200
+
+    response = api_client.get(f"{mine}?{query}", HTTP_ACCEPT=accept)
+
+    assert response.status_code == status
+    assert drf_dispatches == [mine, mine]
+
+
+def test_a_warm_token_request_serves_a_promoted_version_at_once(
+    api_client, customer_user, served, django_capture_on_commit_callbacks, drf_dispatches
+):
+    user, alice = customer_user
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    mine = f"{BASE}/customers/me/recommendations/?k=1"
+    api_client.get(mine)
+    assert api_client.get(mine).json()["results"][0]["name"] == "Tea cup"
+    second = ModelVersion.objects.create(
+        kind="recommender", version=2, status=ModelVersion.Status.READY
+    )
+    CustomerRecommendation.objects.create(
+        model_version=second, customer=alice, rank=1, product=ProductFactory(name="Kettle"), score=1
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version_id=second.id)
+
+    assert api_client.get(mine).json()["results"][0]["name"] == "Kettle"
+    # the new version's list was computed through DRF once, then served warm
+    assert api_client.get(mine).json()["results"][0]["name"] == "Kettle"
+    assert len(drf_dispatches) == 2
