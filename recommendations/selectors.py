@@ -14,8 +14,10 @@ from (the recommender's; the segmentation's or the rules' where they matter): in
 for a customer's list, in the entry, so that the served list, the active version id and the
 running experiment come back in one round trip. Those ids come from the registry's cached
 active ids, which a promotion or a rollback refreshes when it commits, so a warm request runs
-no query and a promotion changes what is served at once. Stock and activity changes, and a
-purchase leaving a customer's list, show when the list expires (:data:`CACHE_SECONDS`).
+no query and a promotion changes what is served at once. The same round trip reads freshness
+stamps that the store's hooks replace when a product's listing (price, name, stock, activity)
+or a customer's orders change, so a just-bought or sold-out product leaves the lists at once
+(:func:`_serving_read`).
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ from recommendations.engine import ContentRecommender, EventRows
 from recommendations.models import SERVED_RECOMMENDER, CustomerRecommendation, SimilarProduct
 from shopops.registry.services import (
     active_model_version_cache_key,
-    active_model_version_id,
     active_model_version_ids,
 )
 from shopops.store.models import Event, Order, OrderItem, Product
 
 KIND = experiments.KIND
 CACHE_SECONDS = 60 * 60
+#: Replaced whenever a product's listing changes; see :func:`_serving_read`.
+CATALOGUE_STAMP_KEY = "recommendations:catalogue-stamp"
 # Events that say something about taste; purchases come from the orders table instead (the
 # storefront's purchase events duplicate order lines), searches name no product.
 BEHAVIOUR_EVENTS = (Event.Type.VIEW, Event.Type.CART, Event.Type.CLICK)
@@ -123,10 +126,33 @@ def interaction_data_get(*, since: datetime | None = None) -> InteractionData:
 # --- serving -------------------------------------------------------------------------------------
 
 
-def _active_ids(*kinds: str) -> list[int]:
-    """The active version ids of ``kinds`` (0 for none), from the registry's cache."""
-    ids = active_model_version_ids(kinds=list(kinds))
-    return [ids[kind] or 0 for kind in kinds]
+def customer_stamp_key(customer_id: int) -> str:
+    return f"recommendations:customer-stamp:{customer_id}"
+
+
+def _serving_read(
+    *kinds: str, customer_id: int | None = None, extra_keys: tuple[str, ...] = ()
+) -> tuple[list[int], tuple[Any, ...], dict[str, Any]]:
+    """One cache round trip for a list: the active version ids of ``kinds`` (0 for none, read
+    from the database where the registry's cache lacks one), the list's freshness stamp and
+    the values of ``extra_keys`` that the cache has.
+
+    The stamp is the catalogue's (:data:`CATALOGUE_STAMP_KEY`) and, for a ``customer_id``, the
+    customer's orders' stamp: store hooks replace them (:mod:`recommendations.services`) when
+    a product's listing or the customer's orders change, and a list is only served from the
+    cache under the stamp it was computed with. Read before computing, so a change that
+    commits while a list is being computed leaves it stale-stamped, not served.
+    """
+    version_keys = [active_model_version_cache_key(kind=kind) for kind in kinds]
+    stamp_keys = [CATALOGUE_STAMP_KEY]
+    if customer_id is not None:
+        stamp_keys.append(customer_stamp_key(customer_id))
+    cached = cache.get_many([*version_keys, *stamp_keys, *extra_keys])
+    ids = [cached.get(key) for key in version_keys]
+    if None in ids:
+        stored = active_model_version_ids(kinds=list(kinds))
+        ids = [stored[kind] or 0 for kind in kinds]
+    return ids, tuple(cached.get(key) for key in stamp_keys), cached
 
 
 def _cache_key(*parts: Any) -> str:
@@ -187,19 +213,6 @@ class ServedRecommendations:
     variant: str | None = None
 
 
-def _served_cache_read(customer_id: int, limit: int) -> tuple[int | None, Any, Any]:
-    """One cache round trip: the active version id, the running experiment (``{}`` for none)
-    and the hybrid's list entry for the customer, each None where the cache has no value."""
-    version_key = active_model_version_cache_key(kind=KIND)
-    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
-    cached = cache.get_many([version_key, experiments.ACTIVE_CACHE_KEY, served_key])
-    return (
-        cached.get(version_key),
-        cached.get(experiments.ACTIVE_CACHE_KEY),
-        cached.get(served_key),
-    )
-
-
 def customer_recommendations_cached(*, customer_id: int, limit: int = 10) -> list[dict] | None:
     """The customer's served list when one cache round trip has all of it and no experiment
     runs (so there is no variant to pick and no impression to log); else None.
@@ -207,10 +220,14 @@ def customer_recommendations_cached(*, customer_id: int, limit: int = 10) -> lis
     The serving hot path's first try: a None sends the caller to
     :func:`customer_recommendations_served`.
     """
-    version_id, experiment, entry = _served_cache_read(customer_id, limit)
-    if version_id is None or experiment != experiments.NO_EXPERIMENT or entry is None:
+    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
+    (version_id,), stamp, cached = _serving_read(
+        KIND, customer_id=customer_id, extra_keys=(experiments.ACTIVE_CACHE_KEY, served_key)
+    )
+    if cached.get(experiments.ACTIVE_CACHE_KEY) != experiments.NO_EXPERIMENT:
         return None
-    return entry["items"] if entry["version"] == version_id else None
+    entry = cached.get(served_key)
+    return entry["items"] if _entry_is_current(entry, version_id, stamp) else None
 
 
 def customer_recommendations_served(*, customer_id: int, limit: int = 10) -> ServedRecommendations:
@@ -219,18 +236,22 @@ def customer_recommendations_served(*, customer_id: int, limit: int = 10) -> Ser
     One cache round trip on a warm path (the active version id, the running experiment and
     the hybrid's list together; a second for a variant that serves another list), no query.
     """
-    version_id, experiment_cached, entry = _served_cache_read(customer_id, limit)
-    if version_id is None:
-        version_id = active_model_version_id(kind=KIND) or 0
-    experiment = experiments.experiment_active_get(cached=experiment_cached)
+    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
+    (version_id,), stamp, cached = _serving_read(
+        KIND, customer_id=customer_id, extra_keys=(experiments.ACTIVE_CACHE_KEY, served_key)
+    )
+    experiment = experiments.experiment_active_get(cached=cached.get(experiments.ACTIVE_CACHE_KEY))
+    entry = cached.get(served_key)
     if experiment is None:
-        items = _customer_list(version_id, customer_id, limit, True, SERVED_RECOMMENDER, entry)
+        items = _customer_list(
+            version_id, stamp, customer_id, limit, True, SERVED_RECOMMENDER, entry
+        )
         return ServedRecommendations(items, SERVED_RECOMMENDER)
     variant = experiments.experiment_variant_for(experiment=experiment, customer_id=customer_id)
     recommender = experiment.recommender_of(variant)
     if recommender != SERVED_RECOMMENDER:
         entry = _UNREAD
-    items = _customer_list(version_id, customer_id, limit, True, recommender, entry)
+    items = _customer_list(version_id, stamp, customer_id, limit, True, recommender, entry)
     return ServedRecommendations(items, recommender, experiment, variant)
 
 
@@ -247,12 +268,17 @@ def customer_recommendations_list(
     From the active version's precomputed rows for that recommender; topped up (or, for a
     customer the version has no rows for, replaced) by :func:`segment_popular_list`.
     """
-    (version_id,) = _active_ids(KIND)
-    return _customer_list(version_id, customer_id, limit, exclude_bought, recommender)
+    (version_id,), stamp, _cached = _serving_read(KIND, customer_id=customer_id)
+    return _customer_list(version_id, stamp, customer_id, limit, exclude_bought, recommender)
+
+
+def _entry_is_current(entry: Any, version_id: int, stamp: tuple[Any, ...]) -> bool:
+    return entry is not None and entry["version"] == version_id and entry["stamp"] == stamp
 
 
 def _customer_list(
     version_id: int,
+    stamp: tuple[Any, ...],
     customer_id: int,
     limit: int,
     exclude_bought: bool,
@@ -260,11 +286,11 @@ def _customer_list(
     entry: Any = _UNREAD,
 ) -> list[dict[str, Any]]:
     """The list from its cache entry (``entry``, when the caller already read it) if that was
-    computed from ``version_id``; else computed and cached."""
+    computed from ``version_id`` under ``stamp``; else computed and cached."""
     key = _list_key(recommender, customer_id, limit, exclude_bought)
     if entry is _UNREAD:
         entry = cache.get(key)
-    if entry is not None and entry["version"] == version_id:
+    if _entry_is_current(entry, version_id, stamp):
         return entry["items"]
     bought = _bought_product_ids(customer_id) if exclude_bought else set()
     rows = []
@@ -297,7 +323,7 @@ def _customer_list(
         ):
             if item["product_id"] not in shown and len(result) < limit:
                 result.append(item)
-    cache.set(key, {"version": version_id, "items": result}, CACHE_SECONDS)
+    cache.set(key, {"version": version_id, "stamp": stamp, "items": result}, CACHE_SECONDS)
     return result
 
 
@@ -309,9 +335,11 @@ def segment_popular_list(
     Cached per active segmentation and recommender version: a new segmentation moves the
     customer, and the nightly retrain refreshes the sales it counts.
     """
-    segmentation_id, version_id = _active_ids(segmentation_selectors.KIND, KIND)
+    (segmentation_id, version_id), stamp, _cached = _serving_read(
+        segmentation_selectors.KIND, KIND, customer_id=customer_id
+    )
     key = _cache_key(
-        "segment", segmentation_id, version_id, customer_id, limit, int(exclude_bought)
+        "segment", segmentation_id, version_id, *stamp, customer_id, limit, int(exclude_bought)
     )
     cached = cache.get(key)
     if cached is not None:
@@ -367,8 +395,8 @@ def _popular(
 
 def similar_products_list(*, product_id: int, limit: int = 10) -> list[dict[str, Any]]:
     """Products like ``product_id`` ("similar to X"): precomputed, else by text similarity."""
-    (version_id,) = _active_ids(KIND)
-    key = _cache_key("similar", version_id, product_id, limit)
+    (version_id,), stamp, _cached = _serving_read(KIND)
+    key = _cache_key("similar", version_id, *stamp, product_id, limit)
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -424,8 +452,8 @@ def frequently_bought_together_list(*, product_id: int, limit: int = 5) -> list[
     Cached per active rules version (and recommender version, whose nightly retrain bounds how
     long a stock change takes to show).
     """
-    rules_id, version_id = _active_ids(rules_selectors.RULES_KIND, KIND)
-    key = _cache_key("together", rules_id, version_id, product_id, limit)
+    (rules_id, version_id), stamp, _cached = _serving_read(rules_selectors.RULES_KIND, KIND)
+    key = _cache_key("together", rules_id, version_id, *stamp, product_id, limit)
     cached = cache.get(key)
     if cached is not None:
         return cached

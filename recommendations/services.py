@@ -17,12 +17,14 @@ period is reported, never used to choose anything).
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.core.cache import cache
 from scipy import sparse
 from sklearn.base import clone
 
@@ -377,4 +379,25 @@ def recommendations_trainer() -> Trainer:
         gate=metric_gate(GATE_METRIC, tolerance=0.005),
         default_params=dict(DEFAULT_PARAMS),
         title="Recommendations",
+    )
+
+
+# --- serving freshness: store hooks ----------------------------------------------------------
+# A new random stamp makes every cached list computed under the old one unservable (see
+# selectors._serving_read). Stamps live as long as a list does: a list computed under a stamp
+# expires no later than that stamp; one computed before a stamp existed expires before the
+# stamp does, so an expired stamp can never make an old list current again.
+
+
+def catalogue_stamp_renew(*, product_id: int) -> None:
+    """Store hook, after commit: ``product_id``'s listing changed (price, name, stock,
+    activity), so every cached list is recomputed on its next read."""
+    cache.set(selectors.CATALOGUE_STAMP_KEY, secrets.token_hex(8), selectors.CACHE_SECONDS)
+
+
+def customer_stamp_renew(*, customer_id: int) -> None:
+    """Store hook, after commit: the customer's orders changed, so their cached lists (which
+    leave out what they bought) are recomputed on their next read."""
+    cache.set(
+        selectors.customer_stamp_key(customer_id), secrets.token_hex(8), selectors.CACHE_SECONDS
     )

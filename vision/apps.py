@@ -11,11 +11,11 @@ class VisionConfig(AppConfig):
 
     def ready(self) -> None:
         from shopops.registry.services import trainer_register
-        from shopops.store.services import product_image_added_hook_register
+        from shopops.store.services import product_image_added_hooks
         from vision.services import cnn_trainer
 
         trainer_register(cnn_trainer())
-        product_image_added_hook_register(_product_image_added)
+        product_image_added_hooks.register(_product_image_added)
 
 
 def _product_image_added(*, image_id: int) -> None:

@@ -73,6 +73,13 @@ class ProductAdmin(admin.ModelAdmin):
     inlines = (ProductImageInline,)
     list_per_page = 50
 
+    def save_model(self, request, obj, form, change):
+        # Edits go through the store service so apps hear when what shoppers see changes.
+        if change:
+            services.product_update(product=obj, data={})
+        else:
+            super().save_model(request, obj, form, change)
+
     def save_formset(self, request, form, formset, change):
         if formset.model is not ProductImage:
             super().save_formset(request, form, formset, change)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from django.db import models, transaction
@@ -37,6 +38,33 @@ from shopops.store.selectors import (
 CENT = Decimal("0.01")
 #: Event types that are about one product and mean nothing without it.
 PRODUCT_EVENT_TYPES = frozenset({Event.Type.VIEW, Event.Type.CART, Event.Type.PURCHASE})
+
+
+class AfterCommitHooks:
+    """Callables that other apps register from ``AppConfig.ready()`` to hear of a store write
+    once it has committed (never for one that rolled back). The store never imports those
+    apps, and no signal carries business logic."""
+
+    def __init__(self) -> None:
+        self._hooks: list[Callable[..., None]] = []
+
+    def register(self, hook: Callable[..., None]) -> None:
+        if hook not in self._hooks:
+            self._hooks.append(hook)
+
+    def fire(self, **kwargs: Any) -> None:
+        for hook in list(self._hooks):
+            transaction.on_commit(partial(hook, **kwargs))
+
+
+#: ``image_id=``: a product image was added or its file replaced (vision categorises it).
+product_image_added_hooks = AfterCommitHooks()
+#: ``product_id=``: what a shopper is shown of a product changed (:data:`LISTING_FIELDS`, or
+#: whether it can be bought), or it was deleted (recommendation lists are recomputed).
+product_listing_changed_hooks = AfterCommitHooks()
+#: ``customer_id=``: one of the customer's orders was placed, changed status, was cancelled or
+#: deleted (recommendation lists leave out what a customer bought).
+customer_orders_changed_hooks = AfterCommitHooks()
 
 
 class InputError(Exception):
@@ -99,31 +127,36 @@ def product_create(*, data: Mapping[str, Any]) -> Product:
     return Product.objects.create(**data)
 
 
+#: What lists of products show of each one, besides whether it can be bought.
+LISTING_FIELDS = ("sku", "name", "price", "currency")
+
+
+def _listing(product: Product | dict[str, Any]) -> tuple[Any, ...]:
+    get = product.get if isinstance(product, dict) else partial(getattr, product)
+    stock = get("stock")
+    return (*(get(name) for name in LISTING_FIELDS), get("is_active"), stock is None or stock > 0)
+
+
 def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
-    return _instance_update(product, data)
+    """Change a product (``data`` may be empty when the caller set the fields, as the admin
+    does); tells :data:`product_listing_changed_hooks` when what shoppers see of it changed."""
+    stored = (
+        Product.objects.filter(pk=product.pk).values(*LISTING_FIELDS, "is_active", "stock").first()
+    )
+    product = _instance_update(product, data)
+    if stored is None or _listing(stored) != _listing(product):
+        product_listing_changed_hooks.fire(product_id=product.pk)
+    return product
 
 
 def product_delete(*, product: Product) -> None:
     """Delete a product; one that was ever ordered is kept (deactivate it instead)."""
+    product_id = product.pk
     _instance_delete(product)
+    product_listing_changed_hooks.fire(product_id=product_id)
 
 
 # --- product images -------------------------------------------------------------------------------
-
-#: Called with ``image_id=`` after a product image is added or its file replaced, once the write
-#: has committed. Apps register here from ``AppConfig.ready()`` (the vision app queues its
-#: categorisation), so the store never imports them and no signal carries business logic.
-product_image_added_hooks: list[Callable[..., None]] = []
-
-
-def product_image_added_hook_register(hook: Callable[..., None]) -> None:
-    if hook not in product_image_added_hooks:
-        product_image_added_hooks.append(hook)
-
-
-def _product_image_added(image_id: int) -> None:
-    for hook in list(product_image_added_hooks):
-        transaction.on_commit(lambda hook=hook: hook(image_id=image_id))
 
 
 def product_image_save(*, image: ProductImage) -> ProductImage:
@@ -137,7 +170,7 @@ def product_image_save(*, image: ProductImage) -> ProductImage:
     )
     image.save()
     if is_new_file:
-        _product_image_added(image.pk)
+        product_image_added_hooks.fire(image_id=image.pk)
     return image
 
 
@@ -233,7 +266,13 @@ def order_create(
             )
             for pk, quantity in quantities.items()
         )
+        _customer_orders_changed(order.customer_id)
     return order
+
+
+def _customer_orders_changed(customer_id: int | None) -> None:
+    if customer_id is not None:
+        customer_orders_changed_hooks.fire(customer_id=customer_id)
 
 
 def order_update(*, order: Order, data: Mapping[str, Any]) -> Order:
@@ -242,11 +281,17 @@ def order_update(*, order: Order, data: Mapping[str, Any]) -> Order:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InputError({name: ["This field cannot be changed."] for name in unknown})
-    return _instance_update(order, data)
+    status_before = order.status
+    order = _instance_update(order, data)
+    if order.status != status_before:
+        _customer_orders_changed(order.customer_id)
+    return order
 
 
 def order_delete(*, order: Order) -> None:
+    customer_id = order.customer_id
     _instance_delete(order)
+    _customer_orders_changed(customer_id)
 
 
 #: Orders that have not left the warehouse; later ones are returned, not cancelled.
@@ -274,6 +319,7 @@ def order_cancel(*, order_id: int) -> Order:
             raise OrderNotCancellable(order.status)
         order.status = Order.Status.CANCELLED
         order.save(update_fields=["status"])
+        _customer_orders_changed(order.customer_id)
     return order
 
 

@@ -16,6 +16,8 @@ from recommendations.api import RecommendationOutputSerializer
 from recommendations.models import CustomerRecommendation
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import model_version_promote
+from shopops.store import services as store_services
+from shopops.store.models import Order
 from tests.factories import CustomerFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -422,4 +424,26 @@ def test_a_warm_token_request_serves_a_promoted_version_at_once(
     assert api_client.get(mine).json()["results"][0]["name"] == "Kettle"
     # the new version's list was computed through DRF once, then served warm
     assert api_client.get(mine).json()["results"][0]["name"] == "Kettle"
+    assert len(drf_dispatches) == 2
+
+
+def test_a_warm_token_request_leaves_out_what_the_customer_just_bought(
+    api_client, customer_user, served, django_capture_on_commit_callbacks, drf_dispatches
+):
+    user, alice = customer_user
+    _alice, _bob, products = served
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    mine = f"{BASE}/customers/me/recommendations/?k=1"
+    api_client.get(mine)
+    assert api_client.get(mine).json()["results"][0]["name"] == "Tea cup"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        store_services.order_create(
+            customer=alice,
+            items=[store_services.OrderLineInput(product_id=products[alice.id].id, quantity=1)],
+            status=Order.Status.PAID,
+        )
+
+    names = [item["name"] for item in api_client.get(mine).json()["results"]]
+    assert "Tea cup" not in names
     assert len(drf_dispatches) == 2

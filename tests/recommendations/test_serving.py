@@ -13,6 +13,8 @@ from recommendations import selectors
 from recommendations.models import CustomerRecommendation, SimilarProduct
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import model_version_promote, model_version_rollback
+from shopops.store import services as store_services
+from shopops.store.models import Order
 from tests.factories import CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -337,3 +339,100 @@ def test_a_warm_served_list_is_one_cache_round_trip_and_no_query(
     assert calls == ["get_many"]
     assert warm == cold
     assert [item["product_id"] for item in warm.items] == [product.id]
+
+
+# --- freshness: the store's changes reach cached lists at once ----------------------------------
+
+
+@pytest.fixture
+def served_version(django_capture_on_commit_callbacks):
+    version = _version(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version_id=version.id)
+    return version
+
+
+def _listed(customer, limit=3) -> list[tuple[int, str]]:
+    return [
+        (item["product_id"], f"{item['price']:.2f}")
+        for item in selectors.customer_recommendations_list(customer_id=customer.id, limit=limit)
+    ]
+
+
+def test_a_purchase_leaves_the_customers_cached_list_at_once_and_a_cancel_brings_it_back(
+    served_version, django_capture_on_commit_callbacks
+):
+    # given: a cached list of two products
+    customer = CustomerFactory()
+    mug, teapot = ProductFactory(price=Decimal("5.00")), ProductFactory(price=Decimal("9.00"))
+    _recommend(served_version, customer, [mug, teapot])
+    assert _listed(customer) == [(mug.id, "5.00"), (teapot.id, "9.00")]
+    other = CustomerFactory()
+    _recommend(served_version, other, [mug])
+    assert _listed(other) == [(mug.id, "5.00")]
+
+    # when: the customer buys the mug
+    with django_capture_on_commit_callbacks(execute=True):
+        order = store_services.order_create(
+            customer=customer,
+            items=[store_services.OrderLineInput(product_id=mug.id, quantity=1)],
+            status=Order.Status.PAID,
+        )
+
+    # then: it leaves their list (not the other customer's) ...
+    assert _listed(customer) == [(teapot.id, "9.00")]
+    assert _listed(other) == [(mug.id, "5.00")]
+    # ... and comes back when the order is cancelled
+    with django_capture_on_commit_callbacks(execute=True):
+        store_services.order_cancel(order_id=order.id)
+    assert _listed(customer) == [(mug.id, "5.00"), (teapot.id, "9.00")]
+
+
+def test_a_sold_out_or_repriced_product_changes_every_cached_list_at_once(
+    served_version, django_capture_on_commit_callbacks
+):
+    customer = CustomerFactory()
+    mug, teapot = ProductFactory(stock=1), ProductFactory(price=Decimal("9.00"), stock=None)
+    _recommend(served_version, customer, [mug, teapot])
+    SimilarProduct.objects.create(
+        model_version=served_version, product=teapot, rank=1, similar_product=mug, score=0.5
+    )
+    assert [row[0] for row in _listed(customer)] == [mug.id, teapot.id]
+    assert [
+        item["product_id"] for item in selectors.similar_products_list(product_id=teapot.id)
+    ] == [mug.id]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        store_services.product_update(product=mug, data={"stock": 0})
+        store_services.product_update(product=teapot, data={"price": Decimal("7.50")})
+
+    assert _listed(customer) == [(teapot.id, "7.50")]
+    assert selectors.similar_products_list(product_id=teapot.id) == []
+
+
+def test_a_change_that_rolls_back_or_shows_nothing_new_keeps_the_cached_lists(
+    served_version, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    customer = CustomerFactory()
+    mug = ProductFactory(stock=5)
+    _recommend(served_version, customer, [mug])
+    _listed(customer)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        store_services.product_update(product=mug, data={"stock": 4, "description": "New"})
+    assert callbacks == []
+
+    def deactivate_then_fail() -> None:
+        with transaction.atomic():
+            store_services.product_update(product=mug, data={"is_active": False})
+            raise RuntimeError
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+    ):
+        deactivate_then_fail()
+    assert callbacks == []
+
+    with django_assert_num_queries(0):
+        assert [row[0] for row in _listed(customer)] == [mug.id]
