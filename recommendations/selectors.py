@@ -273,7 +273,12 @@ def customer_recommendations_list(
 
 
 def _entry_is_current(entry: Any, version_id: int, stamp: tuple[Any, ...]) -> bool:
-    return entry is not None and entry["version"] == version_id and entry["stamp"] == stamp
+    # .get: an entry that an older release cached has no stamp, and is recomputed.
+    return (
+        isinstance(entry, dict)
+        and entry.get("version") == version_id
+        and entry.get("stamp") == stamp
+    )
 
 
 def _customer_list(

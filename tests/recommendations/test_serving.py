@@ -436,3 +436,12 @@ def test_a_change_that_rolls_back_or_shows_nothing_new_keeps_the_cached_lists(
 
     with django_assert_num_queries(0):
         assert [row[0] for row in _listed(customer)] == [mug.id]
+
+
+def test_a_list_cached_by_an_older_release_is_recomputed(served_version):
+    customer, mug = CustomerFactory(), ProductFactory()
+    _recommend(served_version, customer, [mug])
+    key = selectors._list_key("hybrid", customer.id, 3, True)
+    cache.set(key, {"version": served_version.id, "items": [{"product_id": -1}]})
+
+    assert [row[0] for row in _listed(customer)] == [mug.id]
