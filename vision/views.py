@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from shopops.dashboard.permissions import staff_required
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import active_model_version
 from shopops.store.selectors import category_paths
@@ -23,21 +20,6 @@ from vision.models import CategorySuggestion, PhotoSearch
 from vision.throttling import photo_search_allowed
 
 SUGGESTIONS_PER_PAGE = 25
-
-
-def staff_required(view):
-    """Merchant pages: anonymous visitors go to the login page; a logged-in customer gets a 403
-    (sending them to the staff login would only suggest their account is broken)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not (request.user.is_active and request.user.is_staff):
-            raise PermissionDenied("Merchant pages are for shop staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _chart_data(evaluation: dict) -> dict:
