@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from shopops.store import services as store_services
 from shopops.store.models import ProductImage
@@ -259,3 +261,43 @@ def test_customers_cannot_add_product_images(shop, api_client, customer_user):
         format="multipart",
     )
     assert response.status_code == 403
+
+
+def test_analysing_a_batch_writes_in_fixed_queries_and_keeps_the_merchants_decisions(
+    trained, shop, settings
+):
+    # given: every shop photo; the merchant dismissed one suggestion, another is an old guess
+    images = list(ProductImage.objects.select_related("product").order_by("pk"))
+    other = CategoryFactory(name="Elsewhere")
+    dismissed = CategorySuggestionFactory(image=images[0], status="dismissed", confidence=0.9)
+    CategorySuggestionFactory(
+        image=images[1], status="pending", confidence=0.99, predicted_category=other
+    )
+    services.images_analyse(images=images[:1], version=trained)  # loads the model
+
+    # when: a batch of two, then the whole shop, are analysed
+    with CaptureQueriesContext(connection) as two:
+        assert services.images_analyse(images=images[:2], version=trained) == 2
+    with CaptureQueriesContext(connection) as everything:
+        assert services.images_analyse(images=images, version=trained) == len(images)
+
+    # then: the batch size does not change the number of queries ...
+    assert len(everything) == len(two)
+    # ... the decision stands, and every other image has a pending suggestion exactly when
+    # the model confidently disagrees with its product's category
+    dismissed.refresh_from_db()
+    assert dismissed.status == "dismissed"
+    model = services.model_load(version=trained)
+    pictures = [decode_image(image.image.read()) for image in images[1:]]
+    probabilities = model.classifier.predict_proba(model.arrays(pictures))
+    expected = {}
+    for image, row in zip(images[1:], probabilities, strict=True):
+        category_id = int(model.classifier.classes_[row.argmax()])
+        if (
+            row.max() >= settings.VISION_SUGGESTION_MIN_CONFIDENCE
+            and category_id != image.product.category_id
+        ):
+            expected[image.pk] = category_id
+    pending = CategorySuggestion.objects.filter(status="pending")
+    assert dict(pending.values_list("image_id", "predicted_category_id")) == expected
+    assert ImageEmbedding.objects.filter(model_version=trained).count() == len(images)

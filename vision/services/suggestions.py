@@ -12,7 +12,7 @@ from django.utils import timezone
 from shopops.registry.models import ModelVersion
 from shopops.registry.services import active_model_version
 from shopops.store import services as store_services
-from shopops.store.models import Category, ProductImage
+from shopops.store.models import Category, Product, ProductImage
 from vision.models import CategorySuggestion, ImageEmbedding
 from vision.selectors import KIND
 from vision.services.inference import (
@@ -29,67 +29,107 @@ class SuggestionError(Exception):
     """A decision that does not apply: already decided, unknown category ..."""
 
 
-def _suggestion_store(
-    *, image: ProductImage, model: LoadedModel, version: ModelVersion, label, confidence: float
-) -> CategorySuggestion | None:
-    """Write or refresh the image's pending suggestion when the model disagrees with (or fills
-    in) the product's category confidently; a merchant's decision is never undone."""
-    existing = CategorySuggestion.objects.filter(image=image).first()
-    if existing is not None and existing.status != CategorySuggestion.Status.PENDING:
-        return existing
-    category_id = int(label) if model.source == "shop" else None
-    is_known = category_id is not None and Category.objects.filter(pk=category_id).exists()
-    if (
-        not is_known
-        or confidence < settings.VISION_SUGGESTION_MIN_CONFIDENCE
-        # Agreeing with the product's category leaves nothing for the merchant to decide.
-        or category_id == image.product.category_id
-    ):
-        # An older model's guess about this image is stale now: drop it.
-        if existing is not None:
-            existing.delete()
-        return None
-    suggestion, _ = CategorySuggestion.objects.update_or_create(
-        image=image,
-        defaults={
-            "predicted_category_id": category_id,
-            "confidence": float(min(max(confidence, 0.0), 1.0)),
-            "model_version": version,
-            "status": CategorySuggestion.Status.PENDING,
-        },
+def _suggestions_store(
+    *,
+    images: list[ProductImage],
+    model: LoadedModel,
+    version: ModelVersion,
+    labels: list,
+    confidences: list[float],
+) -> None:
+    """For each image, write or refresh its pending suggestion when the model disagrees with
+    (or fills in) the product's category confidently, and drop a pending one it no longer
+    makes; a merchant's decision is never undone.
+
+    Call inside ``transaction.atomic``: locks the batch's existing suggestions, so a decision
+    being taken at the same time (which locks its row too) is either seen here or waits.
+    A fixed number of queries per batch, whatever its size.
+    """
+    existing = {
+        suggestion.image_id: suggestion
+        for suggestion in CategorySuggestion.objects.select_for_update().filter(image__in=images)
+    }
+    category_ids = [int(label) if model.source == "shop" else None for label in labels]
+    known = set(
+        Category.objects.filter(pk__in={pk for pk in category_ids if pk is not None}).values_list(
+            "pk", flat=True
+        )
     )
-    return suggestion
+    product_categories = dict(
+        Product.objects.filter(pk__in={image.product_id for image in images}).values_list(
+            "pk", "category_id"
+        )
+    )
+    stale, fresh = [], []
+    for image, category_id, confidence in zip(images, category_ids, confidences, strict=True):
+        current = existing.get(image.pk)
+        if current is not None and current.status != CategorySuggestion.Status.PENDING:
+            continue
+        if (
+            category_id not in known
+            or confidence < settings.VISION_SUGGESTION_MIN_CONFIDENCE
+            # Agreeing with the product's category leaves nothing for the merchant to decide.
+            or category_id == product_categories.get(image.product_id)
+        ):
+            # An older model's guess about this image is stale now: drop it.
+            if current is not None:
+                stale.append(current.pk)
+            continue
+        fresh.append(
+            CategorySuggestion(
+                image=image,
+                predicted_category_id=category_id,
+                confidence=float(min(max(confidence, 0.0), 1.0)),
+                model_version=version,
+                status=CategorySuggestion.Status.PENDING,
+            )
+        )
+    if stale:
+        CategorySuggestion.objects.filter(pk__in=stale).delete()
+    CategorySuggestion.objects.bulk_create(
+        fresh,
+        update_conflicts=True,
+        unique_fields=["image"],
+        update_fields=["predicted_category", "confidence", "model_version", "status", "updated_at"],
+    )
 
 
 def images_analyse(*, images: list[ProductImage], version: ModelVersion) -> int:
     """Embed and categorise ``images`` with ``version``; returns how many were analysed.
 
-    Idempotent: an image whose current file already has an embedding of this version is only
-    re-suggested, not re-embedded.
+    Idempotent: a second run rewrites the same embedding rows and suggestions. The writes are
+    a fixed number of queries per batch (re-indexing a large shop on promotion is batches).
     """
     model = model_load(version=version)
     decoded = [(image, stored_image_decode(image.image.name)) for image in images]
     decoded = [(image, picture) for image, picture in decoded if picture is not None]
     if not decoded:
         return 0
-    pictures = [picture for _, picture in decoded]
-    vectors, labels, confidences = analysis_compute(model, pictures)
+    analysed = [image for image, _ in decoded]
+    vectors, labels, confidences = analysis_compute(model, [picture for _, picture in decoded])
     with transaction.atomic():
-        for (image, _), vector, label, confidence in zip(
-            decoded, vectors, labels.tolist(), confidences.tolist(), strict=True
-        ):
-            ImageEmbedding.objects.update_or_create(
-                image=image,
-                model_version=version,
-                defaults={
-                    "product_id": image.product_id,
-                    "image_name": image.image.name,
-                    "vector": np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
-                },
-            )
-            _suggestion_store(
-                image=image, model=model, version=version, label=label, confidence=confidence
-            )
+        ImageEmbedding.objects.bulk_create(
+            [
+                ImageEmbedding(
+                    image=image,
+                    model_version=version,
+                    product_id=image.product_id,
+                    image_name=image.image.name,
+                    vector=np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                )
+                for image, vector in zip(analysed, vectors, strict=True)
+            ],
+            update_conflicts=True,
+            unique_fields=["image", "model_version"],
+            update_fields=["product", "image_name", "vector"],
+        )
+        _suggestions_store(
+            images=analysed,
+            model=model,
+            version=version,
+            labels=labels.tolist(),
+            confidences=confidences.tolist(),
+        )
     return len(decoded)
 
 
