@@ -57,7 +57,8 @@ class AfterCommitHooks:
             transaction.on_commit(partial(hook, **kwargs))
 
 
-#: ``image_id=``: a product image was added or its file replaced (vision categorises it).
+#: ``image_id=``: a product image was added, its file replaced, or it was moved to another
+#: product (vision categorises and indexes it).
 product_image_added_hooks = AfterCommitHooks()
 #: ``product_id=``: what a shopper is shown of a product changed (:data:`LISTING_FIELDS`, or
 #: whether it can be bought), or it was deleted (recommendation lists are recomputed).
@@ -162,14 +163,16 @@ def product_delete(*, product: Product) -> None:
 def product_image_save(*, image: ProductImage) -> ProductImage:
     """Save a new or edited product image (the admin builds it from its form).
 
-    The hooks run only when the picture itself is new or replaced: editing the alt text or
-    position of an image changes nothing an app derived from its pixels.
+    The hooks run when the picture is new or replaced, or now shows another product: editing
+    the alt text or position of an image changes nothing an app derived from its pixels.
     """
-    is_new_file = image.pk is None or image.image.name != (
-        ProductImage.objects.filter(pk=image.pk).values_list("image", flat=True).first()
+    stored = (
+        ProductImage.objects.filter(pk=image.pk).values_list("image", "product_id").first()
+        if image.pk is not None
+        else None
     )
     image.save()
-    if is_new_file:
+    if stored != (image.image.name, image.product_id):
         product_image_added_hooks.fire(image_id=image.pk)
     return image
 

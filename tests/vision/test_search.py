@@ -244,3 +244,31 @@ def test_a_replaced_photo_is_reindexed(trained, shop, django_capture_on_commit_c
         store_services.product_image_save(image=image)
     embedding = ImageEmbedding.objects.get(image=image)
     assert embedding.image_name == image.image.name != old_name
+
+
+def test_a_photo_moved_to_another_product_is_found_as_that_product(
+    trained, shop, api_client, django_capture_on_commit_callbacks
+):
+    # given: the index has been built once, with the photo under its first product
+    from shopops.store import services as store_services
+
+    first, second = shop["products"][5], shop["products"][6]
+    photo = _stored_bytes(first)
+    selectors.embedding_index(version_id=trained.id)
+    image = ProductImage.objects.get(product=first)
+
+    # when: the merchant moves the photo to the second product (as the admin does)
+    image.product = second
+    with django_capture_on_commit_callbacks(execute=True):
+        store_services.product_image_save(image=image)
+
+    # then: its embedding names the second product, and search finds that product
+    assert list(
+        ImageEmbedding.objects.filter(image=image).values_list("product_id", flat=True)
+    ) == [second.pk]
+    response = api_client.post(
+        "/api/vision/search/",
+        {"image": SimpleUploadedFile("query.png", photo), "limit": 1},
+        format="multipart",
+    )
+    assert response.json()["results"][0]["product_id"] == second.pk

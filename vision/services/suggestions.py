@@ -7,6 +7,7 @@ import logging
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from shopops.registry.models import ModelVersion
@@ -142,8 +143,11 @@ def product_image_analyse(*, image_id: int) -> CategorySuggestion | None:
     image = ProductImage.objects.select_related("product").filter(pk=image_id).first()
     if version is None or image is None:
         return None
-    # A replaced file gets a fresh embedding row, so the search index notices the change.
-    ImageEmbedding.objects.filter(image=image).exclude(image_name=image.image.name).delete()
+    # A replaced file, or an image moved to another product, gets a fresh embedding row: the
+    # search index's (count, newest id) stamp notices it, and the row names the right product.
+    ImageEmbedding.objects.filter(image=image).filter(
+        ~Q(image_name=image.image.name) | ~Q(product_id=image.product_id)
+    ).delete()
     if not images_analyse(images=[image], version=version):
         logger.warning("product image %s could not be decoded; not analysed", image_id)
         return None
