@@ -13,6 +13,8 @@ class ChatbotConfig(AppConfig):
         ("Chat FAQ", "chatbot:faq", 64),
         ("Intent model", "chatbot:model", 65),
     ]
+    # Every storefront page carries the chat widget (shopops.store.context_processors).
+    storefront_includes = ["chatbot/_widget.html"]
 
     def ready(self) -> None:
         from chatbot.services.training import intent_trainer

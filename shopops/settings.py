@@ -100,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shopops.dashboard.context_processors.dashboard_navigation",
+                "shopops.store.context_processors.storefront_extensions",
             ],
         },
     },

@@ -50,3 +50,11 @@ def test_the_check_catches_a_django_import(tmp_path):
 def test_the_store_never_imports_an_ai_app(module):
     imported = {name.split(".")[0] for name in _imported_modules(module)}
     assert imported.isdisjoint(AI_APPS), f"{module.relative_to(ROOT)} imports an AI app"
+
+
+@pytest.mark.parametrize("template", sorted((ROOT / "templates" / "storefront").glob("*.html")))
+def test_the_storefront_templates_name_no_ai_app(template):
+    # Apps add links and widgets through their AppConfig (shopops.store.context_processors).
+    text = template.read_text()
+    named = [app for app in AI_APPS if app in text]
+    assert named == [], f"{template.relative_to(ROOT)} names {named}"

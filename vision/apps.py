@@ -8,6 +8,10 @@ class VisionConfig(AppConfig):
         ("Product photos", "vision:overview", 70),
     ]
     dashboard_product_panels = ["vision.views.similar_products_panel"]
+    # The storefront's header links here (shopops.store.context_processors).
+    storefront_links: list[tuple[str, str, int]] = [
+        ("Search by photo", "vision_storefront:search", 10),
+    ]
 
     def ready(self) -> None:
         from shopops.registry.services import trainer_register

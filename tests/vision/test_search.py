@@ -272,3 +272,9 @@ def test_a_photo_moved_to_another_product_is_found_as_that_product(
         format="multipart",
     )
     assert response.json()["results"][0]["product_id"] == second.pk
+
+
+def test_every_storefront_page_links_to_search_by_photo(client, db):
+    response = client.get("/")
+
+    assert '<a href="/photo-search/">Search by photo</a>' in response.content.decode()
