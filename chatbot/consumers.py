@@ -264,17 +264,21 @@ class ChatConsumer(_JsonConsumer):
         if exchange.reply is not None:
             await self.send_json({"type": "message", "message": exchange.reply})
         # Staff hear about it after the customer has the reply, so the console never delays
-        # the bot's answer; consoles with this conversation open see both messages live.
-        for message in (exchange.customer_message, exchange.reply):
-            if message is not None:
-                await self.channel_layer.group_send(
-                    conversation_group(conversation_id),
-                    {
-                        "type": "chat.message",
-                        "conversation_id": conversation_id,
-                        "message": message,
-                    },
-                )
+        # the bot's answer; consoles with this conversation open see both messages live. One
+        # event for both: on the Redis layer every group_send costs round trips, even to an
+        # empty group.
+        await self.channel_layer.group_send(
+            conversation_group(conversation_id),
+            {
+                "type": "chat.messages",
+                "conversation_id": conversation_id,
+                "messages": [
+                    message
+                    for message in (exchange.customer_message, exchange.reply)
+                    if message is not None
+                ],
+            },
+        )
         if exchange.handoff_started:
             await self.send_json({"type": "mode", "mode": exchange.mode})
         await self.channel_layer.group_send(
@@ -383,6 +387,13 @@ class StaffConsoleConsumer(_JsonConsumer):
                 "message": event["message"],
             }
         )
+
+    async def chat_messages(self, event: dict[str, Any]) -> None:
+        """A customer message and the bot's reply: one ``message`` frame each, in order."""
+        for message in event["messages"]:
+            await self.chat_message(
+                {"conversation_id": event["conversation_id"], "message": message}
+            )
 
     async def chat_mode(self, event: dict[str, Any]) -> None:
         await self.send_json(

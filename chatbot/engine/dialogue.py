@@ -28,7 +28,7 @@ import sklearn
 
 from chatbot.engine import replies
 from chatbot.engine.entities import Entities, Vocabulary
-from chatbot.engine.intents import CLARIFY
+from chatbot.engine.intents import CLARIFY, IntentScores
 from chatbot.engine.matching import CatalogueEntityExtractor
 from chatbot.engine.ports import (
     ALREADY_CANCELLED,
@@ -186,6 +186,10 @@ class _Message:
     confidence: float
     customer_id: int | None
     state: DialogueState
+    scores: IntentScores
+    # A catalogue search already run for this message, and what it found: a search that
+    # decides the intent is not run again to answer.
+    searched: tuple[SearchQuery, list[ProductInfo]] | None = None
 
     @property
     def phrase(self) -> str:
@@ -247,21 +251,37 @@ class DialogueEngine:
     # -- understanding ----------------------------------------------------------------------------
 
     def classify(self, text: str) -> tuple[str, float]:
+        """The intent to act on (``"clarify"`` below the threshold) and its confidence."""
+        return self._understood(self._scores(text))
+
+    def _understood(self, scores: IntentScores) -> tuple[str, float]:
+        intent = CLARIFY if scores.confidence < self.threshold else scores.intent
+        return intent, round(float(scores.confidence), 4)
+
+    def _scores(self, text: str) -> IntentScores:
+        """The classifier's verdict on ``text``, asked once per message.
+
+        :class:`~chatbot.engine.intents.IntentClassifier` answers intent, confidence and every
+        class's probability in one pass (``scores``); any other :class:`IntentModel` is asked
+        ``predict`` now and ``predict_proba`` only if the clarification buttons need it.
+        """
+        scores = getattr(self.classifier, "scores", None)
+        if scores is not None:
+            return scores(text)
         # scikit-learn's input checks cost more than the prediction itself on one short
         # text; TF-IDF features are finite by construction.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             [(intent, confidence)] = self.classifier.predict([text])
-        if confidence < self.threshold:
-            intent = CLARIFY
-        return intent, round(float(confidence), 4)
+        return IntentScores(intent, confidence, self.classifier.classes_, None)
 
-    def _candidates(self, text: str, limit: int = 3) -> list[str]:
+    def _candidates(self, message: _Message, limit: int = 3) -> list[str]:
         """The likeliest actionable intents, for the clarification buttons."""
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            [probabilities] = self.classifier.predict_proba([text])
-        ranked = sorted(
-            zip(self.classifier.classes_, probabilities, strict=True), key=lambda p: -p[1]
-        )
+        scores = message.scores
+        probabilities = scores.probabilities
+        if probabilities is None:
+            with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+                [probabilities] = self.classifier.predict_proba([message.text])
+        ranked = sorted(zip(scores.classes, probabilities, strict=True), key=lambda p: -p[1])
         skip = {"out_of_scope", "greet", "goodbye", "thanks", CLARIFY}
         return [str(intent) for intent, _ in ranked if intent not in skip][:limit]
 
@@ -279,8 +299,11 @@ class DialogueEngine:
             rest = re.sub(re.escape(number), " ", rest, flags=re.IGNORECASE)
         language = detect_language(text) if _LETTERS_RE.search(rest) else state.language
         state.language = language
-        intent, confidence = self.classify(text)
-        message = _Message(text, entities, email, language, intent, confidence, customer_id, state)
+        scores = self._scores(text)
+        intent, confidence = self._understood(scores)
+        message = _Message(
+            text, entities, email, language, intent, confidence, customer_id, state, scores
+        )
 
         if state.form is not None:
             reply, intent = self._in_form(message)
@@ -328,9 +351,17 @@ class DialogueEngine:
         # Unsure what is asked, but the words name products the shop sells ("do you have
         # mugs?"): showing them is a better answer than a question back.
         keywords = self._keywords(message)
-        if keywords and self.catalog.search(SearchQuery(keywords=keywords, limit=1)):
-            return "product_search"
-        return CLARIFY
+        if not keywords:
+            return CLARIFY
+        query = _search_query(entities, keywords)
+        if query.colours or query.sizes:
+            # The answer would filter by them too; whether the words name products does not.
+            found = self.catalog.search(SearchQuery(keywords=keywords, limit=1))
+        else:
+            # Exactly the search that answering would run: keep its products for _search.
+            found = self.catalog.search(query)
+            message.searched = (query, found)
+        return "product_search" if found else CLARIFY
 
     def _act(self, intent: str, message: _Message) -> _Reply:
         if intent in ORDER_FORMS:
@@ -389,7 +420,7 @@ class DialogueEngine:
 
     def _clarify(self, message: _Message) -> _Reply:
         lang = message.language
-        candidates = self._candidates(message.text) if message.confidence > 0 else []
+        candidates = self._candidates(message) if message.confidence > 0 else []
         if not candidates:
             candidates = ["product_search", "order_status", "shipping_delivery"]
         return _Reply(
@@ -448,16 +479,7 @@ class DialogueEngine:
         lang, entities, slots = message.language, message.entities, message.state.slots
         # A named product is the whole query; its name's words would only repeat it.
         keywords = [] if entities.products else self._keywords(message)
-        query = SearchQuery(
-            product_ids=_best_matches(entities),
-            categories=entities.categories,
-            keywords=keywords,
-            price_min=entities.price_min,
-            price_max=entities.price_max,
-            colours=entities.colours,
-            sizes=entities.sizes,
-            limit=SEARCH_LIMIT,
-        )
+        query = _search_query(entities, keywords)
         if not (query.product_ids or query.categories or query.keywords):
             # A refinement ("any under £20?", "红色的呢") narrows the previous search.
             previous = slots.get("search") or {}
@@ -474,7 +496,10 @@ class DialogueEngine:
             query.colours or query.price_max is not None or query.price_min is not None
         ):
             return self._recommend(message)
-        products = self.catalog.search(query)
+        if message.searched is not None and message.searched[0] == query:
+            products = message.searched[1]
+        else:
+            products = self.catalog.search(query)
         if not products:
             return _Reply(
                 say("search_none", lang),
@@ -794,6 +819,20 @@ def _open_form(state: DialogueState) -> dict[str, Any]:
     if state.form is None:
         raise RuntimeError("no open form")
     return state.form
+
+
+def _search_query(entities: Entities, keywords: list[str]) -> SearchQuery:
+    """The catalogue search for a message's entities and keywords."""
+    return SearchQuery(
+        product_ids=_best_matches(entities),
+        categories=entities.categories,
+        keywords=keywords,
+        price_min=entities.price_min,
+        price_max=entities.price_max,
+        colours=entities.colours,
+        sizes=entities.sizes,
+        limit=SEARCH_LIMIT,
+    )
 
 
 def _best_matches(entities: Entities) -> list[int]:

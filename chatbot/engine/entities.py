@@ -277,6 +277,23 @@ class EntityExtractor:
         for product in vocabulary.products:
             for alias in (product.name, *product.synonyms):
                 self._aliases.append((normalize(alias).lower(), product))
+        # The alias tables are searched on every message: index them once (longest alias
+        # first, each with its pattern) instead of rebuilding and sorting them per message.
+        self._colours = _AliasIndex.of(_by_alias(vocabulary.colours))
+        self._categories = _AliasIndex.of(_by_alias(vocabulary.categories))
+        self._size_names: dict[str, str] = {}
+        for name, aliases in vocabulary.sizes.items():
+            self._size_names[name.lower()] = name
+            for alias in aliases:
+                self._size_names[alias.lower()] = name
+        # Multi-letter word aliases ("medium", "大号"); single letters only via patterns.
+        self._size_words = _AliasIndex.of(
+            {
+                alias: name
+                for alias, name in self._size_names.items()
+                if _is_cjk(alias) or len(alias) > 2
+            }
+        )
 
     def extract(self, text: str) -> Entities:
         """Return the entities found in ``text`` (language detected from the text)."""
@@ -289,8 +306,10 @@ class EntityExtractor:
         digits = self._prices(digits, entities)
         digits, entities.sizes = self._sizes(digits)
         entities.quantity = self._quantity(digits, language)
-        entities.colours = self._aliases_found(text, self.vocabulary.colours)
-        entities.categories = self._aliases_found(text, self.vocabulary.categories)
+        entities.colours = self._aliases_found(text, self.vocabulary.colours, self._colours)
+        entities.categories = self._aliases_found(
+            text, self.vocabulary.categories, self._categories
+        )
         entities.products = self._products(text.lower(), language)
         return entities
 
@@ -326,11 +345,7 @@ class EntityExtractor:
         return text
 
     def _sizes(self, text: str) -> tuple[str, list[str]]:
-        canonical = {}
-        for name, aliases in self.vocabulary.sizes.items():
-            canonical[name.lower()] = name
-            for alias in aliases:
-                canonical[alias.lower()] = name
+        canonical = self._size_names
         found: list[str] = []
         for pattern in _SIZE_PATTERNS:
             for match in pattern.finditer(text):
@@ -341,11 +356,7 @@ class EntityExtractor:
                 if value not in found:
                     found.append(value)
                 text = _blank(text, match.span())
-        # Multi-letter word aliases ("medium", "大号"); single letters only via patterns.
-        words = {
-            alias: name for alias, name in canonical.items() if _is_cjk(alias) or len(alias) > 2
-        }
-        for name in _longest_aliases_found(text.lower(), words):
+        for name in self._size_words.found(text.lower()):
             if name not in found:
                 found.append(name)
         return text, found
@@ -363,11 +374,10 @@ class EntityExtractor:
         return None
 
     @staticmethod
-    def _aliases_found(text: str, table: Mapping[str, Sequence[str]]) -> list[str]:
-        by_alias = {
-            alias.lower(): name for name, aliases in table.items() for alias in (name, *aliases)
-        }
-        found = set(_longest_aliases_found(text.lower(), by_alias))
+    def _aliases_found(
+        text: str, table: Mapping[str, Sequence[str]], index: _AliasIndex
+    ) -> list[str]:
+        found = set(index.found(text.lower()))
         # Table order, so callers see colours and categories in a stable order.
         return [name for name in table if name in found]
 
@@ -387,21 +397,54 @@ def _is_cjk(text: str) -> bool:
     return any("\u3400" <= ch <= "\u9fff" for ch in text)
 
 
-def _longest_aliases_found(text: str, by_alias: Mapping[str, str]) -> list[str]:
-    """Names whose aliases occur in ``text``, longest alias first.
+def _by_alias(table: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Lowercase alias (the name included) -> name."""
+    return {alias.lower(): name for name, aliases in table.items() for alias in (name, *aliases)}
 
-    A matched alias is blanked out before shorter ones are tried, so "粉红色" (pink) does not
-    also yield "红色" (red) and "加大号" (XL) does not also yield "大号" (L).
+
+@dataclass(frozen=True)
+class _AliasIndex:
+    """An alias -> name table, prepared once for the search of every message.
+
+    ``entries`` are ``(alias, name, is_cjk, pattern)``, longest alias first (ties in table
+    order); ``pattern`` is :func:`_contains`'s whole-word rule, None for Chinese aliases,
+    which match as substrings.
     """
-    found: list[str] = []
-    for alias in sorted(by_alias, key=len, reverse=True):
-        if not _contains(text, alias):
-            continue
-        if by_alias[alias] not in found:
-            found.append(by_alias[alias])
-        if _is_cjk(alias):
-            text = text.replace(alias, " " * len(alias))
-    return found
+
+    entries: tuple[tuple[str, str, bool, re.Pattern[str] | None], ...]
+
+    @classmethod
+    def of(cls, by_alias: Mapping[str, str]) -> _AliasIndex:
+        entries = []
+        for alias in sorted(by_alias, key=len, reverse=True):
+            if not alias:  # matches nothing (see _contains)
+                continue
+            is_cjk = _is_cjk(alias)
+            pattern = None if is_cjk else _whole_word(alias)
+            entries.append((alias, by_alias[alias], is_cjk, pattern))
+        return cls(tuple(entries))
+
+    def found(self, text: str) -> list[str]:
+        """Names whose aliases occur in ``text``, longest alias first.
+
+        A matched alias is blanked out before shorter ones are tried, so "粉红色" (pink) does
+        not also yield "红色" (red) and "加大号" (XL) does not also yield "大号" (L).
+        """
+        found: list[str] = []
+        for alias, name, is_cjk, pattern in self.entries:
+            # Either rule needs the alias verbatim in the text: test that first, it is cheap.
+            if alias not in text or (pattern is not None and pattern.search(text) is None):
+                continue
+            if name not in found:
+                found.append(name)
+            if is_cjk:
+                text = text.replace(alias, " " * len(alias))
+        return found
+
+
+def _whole_word(alias: str) -> re.Pattern[str]:
+    # Whole words, plural "s"/"es" allowed.
+    return re.compile(rf"(?<![a-z0-9]){re.escape(alias)}(?:s|es)?(?![a-z0-9])")
 
 
 def _contains(text: str, alias: str) -> bool:
@@ -409,7 +452,7 @@ def _contains(text: str, alias: str) -> bool:
         return False
     if _is_cjk(alias):
         return alias in text
-    return re.search(rf"(?<![a-z0-9]){re.escape(alias)}(?:s|es)?(?![a-z0-9])", text) is not None
+    return _whole_word(alias).search(text) is not None
 
 
 def _best_span_score(alias: str, text: str, words: list[str]) -> float:

@@ -9,7 +9,9 @@ so loading a model file can never execute code.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +47,13 @@ def _preprocess(text: str) -> str:
     return normalize(text).lower()
 
 
+def _ngrams(tokens: list[str]) -> list[str]:
+    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+
+
 def word_ngrams(text: str) -> list[str]:
     """Word unigrams and bigrams from the language-aware tokenizer (jieba for Chinese)."""
-    tokens = tokenize(text)
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    return _ngrams(tokenize(text))
 
 
 def _char_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
@@ -64,6 +69,48 @@ def _char_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorize
 
 def _word_vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
     return TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True, vocabulary=vocabulary)
+
+
+def _tfidf_row(
+    features: Iterable[str], vocabulary: Mapping[str, int], idf: np.ndarray
+) -> tuple[list[int], np.ndarray]:
+    """One text's TF-IDF row as (sorted column indices, values), computed as
+    ``TfidfVectorizer(sublinear_tf=True, norm="l2").transform`` does, in the same order of
+    floating-point operations so the values are bit-for-bit the same."""
+    counts: dict[int, int] = {}
+    for feature in features:
+        index = vocabulary.get(feature)
+        if index is not None:
+            counts[index] = counts.get(index, 0) + 1
+    indices = sorted(counts)
+    values = np.array([counts[i] for i in indices], dtype=np.float64)
+    np.log(values, out=values)
+    values += 1.0
+    values *= idf[indices]
+    # scikit-learn's l2 normalisation sums the squares left to right (numpy's sum would pair
+    # them up and can differ in the last bit).
+    total = 0.0
+    for value in values.tolist():
+        total += value * value
+    if total:
+        values /= math.sqrt(total)
+    return indices, values
+
+
+@dataclass(frozen=True)
+class IntentScores:
+    """What the classifier makes of one text.
+
+    ``intent`` is the top class, or ``"clarify"`` below the classifier's threshold;
+    ``confidence`` is as in :meth:`IntentClassifier.predict`; ``probabilities`` are the
+    classes' probabilities in ``classes`` order (``None`` where a caller did not compute
+    them).
+    """
+
+    intent: str
+    confidence: float
+    classes: Sequence[str]
+    probabilities: np.ndarray | None
 
 
 class IntentClassifier:
@@ -144,6 +191,66 @@ class IntentClassifier:
             intent = str(self.classes_[index]) if confidence >= self.threshold else CLARIFY
             results.append((intent, confidence))
         return results
+
+    def scores(self, text: str) -> IntentScores:
+        """:meth:`predict` and :meth:`predict_proba` of one text in a single pass.
+
+        The same numbers as those methods (bit for bit), some fifteen times faster: a chat turn
+        classifies one short text, where scikit-learn's input validation and sparse-matrix
+        bookkeeping cost far more than the arithmetic. The text's words are tokenised once,
+        for both the word n-grams and :meth:`coverage`.
+        """
+        fast = self._fast_scorer()
+        if fast is None:  # a binary model (sklearn's one-vs-rest formula): the general path
+            [probabilities] = self.predict_proba([text])
+            [(intent, confidence)] = self.predict([text])
+            return IntentScores(intent, confidence, self.classes_, probabilities)
+        char_analyzer, coef_t, intercept, char_columns = fast
+        char_indices, char_values = _tfidf_row(
+            char_analyzer(text), self.char_vectorizer_.vocabulary_, self.char_vectorizer_.idf_
+        )
+        tokens = tokenize(text)
+        word_vocabulary = self.word_vectorizer_.vocabulary_
+        word_indices, word_values = _tfidf_row(
+            _ngrams(tokens), word_vocabulary, self.word_vectorizer_.idf_
+        )
+        indices = char_indices + [char_columns + i for i in word_indices]
+        values = np.concatenate([char_values, word_values])
+        # Sparse row times dense coefficients, accumulated row by row like scipy's csr
+        # product (a reduction over axis 0 adds the rows in order).
+        decision = (values[:, None] * coef_t[indices]).sum(axis=0) + intercept
+        # sklearn.utils.extmath.softmax on a one-row matrix.
+        decision = decision.reshape(1, -1)
+        decision -= decision.max(axis=1).reshape(-1, 1)
+        np.exp(decision, out=decision)
+        decision /= decision.sum(axis=1).reshape(-1, 1)
+        probabilities = decision[0]
+        known = sum(token in word_vocabulary for token in tokens) / len(tokens) if tokens else 0.0
+        trust = np.minimum(1.0, 2.0 * np.float64(known))
+        best = int(probabilities.argmax())
+        confidence = float(probabilities[best] * trust)
+        intent = str(self.classes_[best]) if confidence >= self.threshold else CLARIFY
+        return IntentScores(intent, confidence, self.classes_, probabilities)
+
+    def _fast_scorer(
+        self,
+    ) -> tuple[Callable[[str], list[str]], np.ndarray, np.ndarray, int] | None:
+        """What :meth:`scores` needs, derived once per fitted (or loaded) model."""
+        model = self.model_
+        cached = getattr(self, "_fast_scorer_cache", None)
+        if cached is not None and cached[0] is model:
+            return cached[1]
+        fast = None
+        if len(model.classes_) > 2:
+            fast = (
+                self.char_vectorizer_.build_analyzer(),
+                np.ascontiguousarray(model.coef_.T),
+                np.asarray(model.intercept_, dtype=np.float64),
+                len(self.char_vectorizer_.vocabulary_),
+            )
+        # One attribute assignment, so a concurrent reader sees the old or the new pair.
+        self._fast_scorer_cache = (model, fast)
+        return fast
 
     def predict_labels(self, texts: Sequence[str]) -> list[str]:
         """Top intent per text, ignoring the threshold (for evaluation)."""

@@ -23,14 +23,10 @@ from chatbot.engine.entities import (
     ProductMatch,
     Vocabulary,
     _is_cjk,
+    _whole_word,
 )
 from chatbot.engine.entities import Product as CatalogueProduct
 from chatbot.engine.tokenize import tokenize_english
-
-
-def _containment(alias: str) -> re.Pattern[str]:
-    # The same rule as entities._contains: whole words, plural "s"/"es" allowed.
-    return re.compile(rf"(?<![a-z0-9]){re.escape(alias)}(?:s|es)?(?![a-z0-9])")
 
 
 class CatalogueEntityExtractor(EntityExtractor):
@@ -46,7 +42,7 @@ class CatalogueEntityExtractor(EntityExtractor):
             if _is_cjk(alias):
                 self._cjk.setdefault(alias, []).append(product)
             else:
-                entry = self._latin.setdefault(alias, (_containment(alias), []))
+                entry = self._latin.setdefault(alias, (_whole_word(alias), []))
                 entry[1].append(product)
         # Fuzzy candidates: aliases longer than three characters, grouped by word count.
         by_words: dict[int, list[str]] = defaultdict(list)

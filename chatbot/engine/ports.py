@@ -84,7 +84,11 @@ class FaqAnswer:
 
 
 class IntentModel(Protocol):
-    """The fitted intent classifier (``chatbot.engine.intents.IntentClassifier``)."""
+    """The fitted intent classifier (``chatbot.engine.intents.IntentClassifier``).
+
+    A model that also has ``scores(text)`` (as ``IntentClassifier`` does) is asked that
+    instead, once per message: the engine needs both methods' answers for one text.
+    """
 
     classes_: Sequence[str]
 

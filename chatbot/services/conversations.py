@@ -113,9 +113,11 @@ def conversation_message_handle(*, conversation_id: int, text: str) -> ChatExcha
     text = _clean_text(text)
     engine = nlu_engine()
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().filter(id=conversation_id).first()
-        if conversation is None:
-            raise ChatInputError("This conversation has ended; please reload the page.")
+        try:
+            # get(), not first(): no ORDER BY to build for a primary-key lookup.
+            conversation = Conversation.objects.select_for_update().get(id=conversation_id)
+        except Conversation.DoesNotExist:
+            raise ChatInputError("This conversation has ended; please reload the page.") from None
         now = timezone.now()
         if conversation.mode == Conversation.Mode.CLOSED:
             conversation.mode = Conversation.Mode.BOT

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.core.files.storage import default_storage
 
 from chatbot.adapters import DbCatalog, DbFaq, DbOrders, DbRecommender
 from chatbot.engine.ports import (
@@ -17,7 +18,7 @@ from chatbot.engine.ports import (
 from chatbot.models import FaqEntry
 from recommendations.models import SimilarProduct
 from shopops.registry.models import ModelVersion
-from shopops.store.models import Order
+from shopops.store.models import Order, ProductImage
 from tests.factories import (
     CategoryFactory,
     CustomerFactory,
@@ -297,3 +298,81 @@ def test_faq_source_returns_only_published_entries():
     answers = DbFaq().answers()
 
     assert [(a.question, tuple(a.keywords)) for a in answers] == [("Returns?", ("return", "退货"))]
+
+
+# --- product images and queries per call ----------------------------------------------------------
+
+
+@pytest.fixture
+def pictured(catalogue):
+    """The blue mug's images: an empty one first, then two in reverse id order."""
+    blue = catalogue["blue"]
+    ProductImage.objects.create(product=blue, image="", position=0)
+    ProductImage.objects.create(product=blue, image="products/blue-back.png", position=2)
+    ProductImage.objects.create(product=blue, image="products/blue-front.png", position=1)
+    ProductImage.objects.create(product=catalogue["white"], image="products/white.png")
+    return catalogue
+
+
+def test_every_lookup_shows_a_products_first_image_by_position(pictured):
+    catalog = DbCatalog()
+    blue, white = pictured["blue"].id, pictured["white"].id
+    front = default_storage.url("products/blue-front.png")
+
+    by_id = catalog.products([blue, white, pictured["cup"].id])
+    named = catalog.search(SearchQuery(product_ids=[blue]))
+    by_keyword = catalog.search(SearchQuery(keywords=["mug"]))
+    cheaper = catalog.cheaper_similar(pictured["teapot"].id)
+
+    white_url = default_storage.url("products/white.png")
+    assert [p.image_url for p in by_id] == [front, white_url, ""]
+    assert [p.image_url for p in named] == [front]
+    assert [(p.name, p.image_url) for p in by_keyword] == [
+        ("Classic Blue Mug", front),
+        ("Nordic White Mug", white_url),
+        ("Rustic Red Mug", ""),
+    ]
+    # the same category's cheaper products (no recommender): images read apart
+    assert [(p.name, p.image_url) for p in cheaper] == [
+        ("Classic Blue Mug", front),
+        ("Nordic White Mug", white_url),
+        ("Espresso Cup", ""),
+    ]
+
+
+def test_products_and_a_named_search_read_rows_and_images_in_one_query(
+    pictured, django_assert_num_queries
+):
+    catalog = DbCatalog()
+
+    with django_assert_num_queries(1):
+        catalog.products([pictured["blue"].id, pictured["white"].id])
+    with django_assert_num_queries(1):
+        catalog.search(SearchQuery(product_ids=[pictured["white"].id, pictured["blue"].id]))
+
+
+def test_cheaper_similar_from_the_recommender_takes_two_queries(
+    pictured, django_assert_num_queries
+):
+    version = ModelVersion.objects.create(
+        kind="recommender", version=1, status=ModelVersion.Status.ACTIVE
+    )
+    for rank, key in enumerate(["white", "cup"], start=1):
+        SimilarProduct.objects.create(
+            model_version=version,
+            product=pictured["teapot"],
+            rank=rank,
+            similar_product=pictured[key],
+            score=1.0 / rank,
+            source=SimilarProduct.Source.COLLABORATIVE,
+        )
+    catalog = DbCatalog()
+    catalog.cheaper_similar(pictured["teapot"].id, limit=2)  # caches the active version id
+
+    with django_assert_num_queries(2):
+        cheaper = catalog.cheaper_similar(pictured["teapot"].id, limit=2)
+
+    assert [(p.name, p.image_url) for p in cheaper] == [
+        ("Nordic White Mug", default_storage.url("products/white.png")),
+        ("Espresso Cup", ""),
+    ]

@@ -574,6 +574,30 @@ def test_below_the_threshold_the_bot_asks_to_clarify_with_buttons():
     assert acted.is_fallback is False
 
 
+def test_an_unsure_message_naming_products_shows_them_from_one_search():
+    engine = _engine(FixedIntent("order_status", 0.10))
+
+    turn = Chat(engine).say("do you have mugs")
+
+    assert turn.intent == "product_search"
+    assert _card_ids(turn) == [1, 2, 3]
+    # the search that settled the intent is the one shown, not run again
+    assert [(q.keywords, q.limit) for q in engine.catalog.searches] == [(["mug"], 5)]
+
+
+def test_an_unsure_message_with_a_colour_checks_the_words_before_filtering():
+    engine = _engine(FixedIntent("order_status", 0.10))
+
+    turn = Chat(engine).say("do you have red mugs")
+
+    assert turn.intent == "product_search"
+    assert _card_ids(turn) == [2]
+    assert [(q.keywords, list(q.colours), q.limit) for q in engine.catalog.searches] == [
+        (["mug"], [], 1),
+        (["mug"], ["red"], 5),
+    ]
+
+
 def test_gibberish_is_clarified_and_a_second_miss_offers_a_person(engine):
     chat = Chat(engine)
 

@@ -306,6 +306,28 @@ def test_save_load_round_trip_gives_identical_predictions(
     assert list(loaded.classes_) == list(bilingual_classifier.classes_)
 
 
+def test_scores_of_one_text_are_exactly_predict_and_predict_proba(
+    bilingual_split, bilingual_classifier, tmp_path
+):
+    # given: held-out texts, odd ones, and the same model saved and loaded
+    _, test_texts, *_ = bilingual_split
+    texts = [*test_texts[::4], "", "!!!", "ＡＢＣ１２３ mugs mugs", "我想买iPhone", "x" * 500]
+    bilingual_classifier.save(tmp_path / "intents")
+    loaded = IntentClassifier.load(tmp_path / "intents")
+
+    for classifier in (bilingual_classifier, loaded):
+        for text in texts:
+            # when
+            scores = classifier.scores(text)
+
+            # then: bit for bit, not approximately
+            [(intent, confidence)] = classifier.predict([text])
+            [probabilities] = classifier.predict_proba([text])
+            assert (scores.intent, scores.confidence) == (intent, confidence), text
+            assert scores.probabilities.tolist() == probabilities.tolist(), text
+            assert list(scores.classes) == list(classifier.classes_)
+
+
 def test_fit_returns_self_and_sets_fitted_attributes():
     classifier = IntentClassifier(random_state=0)
 
