@@ -28,7 +28,7 @@ from chatbot.engine.ports import (
 )
 from chatbot.models import FaqEntry
 from recommendations.models import SimilarProduct
-from recommendations.selectors import customer_recommendations_list
+from recommendations.selectors import customer_recommendations_served
 from shopops.registry.services import active_model_version_id
 from shopops.store.models import Category, Order, OrderItem, Product, ProductImage
 from shopops.store.selectors import category_descendant_ids
@@ -305,7 +305,10 @@ class DbRecommender:
                 dataclasses.replace(p, reason_code=ports.REASON_POPULAR)
                 for p in self.catalog.products(ids)
             ]
-        items = customer_recommendations_list(customer_id=customer_id, limit=limit)
+        # The list the customer is served everywhere: their A/B variant's while a test runs,
+        # so the chat never contradicts the storefront. Impressions are logged where clicks
+        # are (the recommendations API), so the test's CTR counts like with like.
+        items = customer_recommendations_served(customer_id=customer_id, limit=limit).items
         reasons = {}
         for item in items:
             code = _RECOMMENDATION_REASONS.get(item.get("reason_code", ""), ports.REASON_POPULAR)

@@ -376,3 +376,40 @@ def test_cheaper_similar_from_the_recommender_takes_two_queries(
         ("Nordic White Mug", default_storage.url("products/white.png")),
         ("Espresso Cup", ""),
     ]
+
+
+def test_a_customer_in_an_ab_test_is_recommended_their_variants_list(
+    catalogue, django_capture_on_commit_callbacks
+):
+    # given: a served version whose hybrid and EASE lists differ, and a running test whose
+    # variants both serve EASE
+    from recommendations import experiments
+    from recommendations.models import CustomerRecommendation
+    from shopops.store.models import Event
+
+    customer = CustomerFactory()
+    version = ModelVersion.objects.create(
+        kind="recommender", version=1, status=ModelVersion.Status.ACTIVE
+    )
+    for recommender, product in (("hybrid", "teapot"), ("ease", "scarf")):
+        CustomerRecommendation.objects.create(
+            model_version=version,
+            recommender=recommender,
+            customer=customer,
+            rank=1,
+            product=catalogue[product],
+            score=1.0,
+        )
+    draft = experiments.experiment_create(
+        name="chat-ab",
+        variants=[{"name": "A", "recommender": "ease"}, {"name": "B", "recommender": "ease"}],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        experiments.experiment_start(experiment_id=draft.id)
+
+    # when
+    picks = DbRecommender(catalog=DbCatalog()).recommend(customer_id=customer.id, limit=1)
+
+    # then: EASE's pick, and no impression logged from the chat
+    assert [p.name for p in picks] == ["Wool Scarf"]
+    assert not Event.objects.filter(metadata__kind="impression").exists()
