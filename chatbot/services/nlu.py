@@ -17,6 +17,7 @@ from django.conf import settings
 from chatbot.adapters import DbCatalog, DbFaq, DbOrders, DbRecommender
 from chatbot.engine.dialogue import DialogueEngine
 from chatbot.engine.intents import IntentClassifier
+from chatbot.engine.tokenize import segmenter_load
 from chatbot.selectors.training import intent_file_examples
 from chatbot.services.training import ARTIFACT_NAME, KIND
 from shopops.registry.models import ModelVersion
@@ -71,6 +72,7 @@ def nlu_engine() -> DialogueEngine:
                 classifier = engine.classifier  # a broken new artifact keeps the old model
             if classifier is None:
                 classifier = intents_file_classifier()
+            segmenter_load()  # with the rest of the engine's one-off cost, not mid-chat
             catalog = DbCatalog()
             engine = DialogueEngine(
                 classifier=classifier,
