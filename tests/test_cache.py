@@ -33,3 +33,11 @@ def test_the_redis_cache_reads_back_what_it_wrote(redis_cache):
         "basket": {"product_ids": [3, 1, 2]},
         "counter": 5,
     }
+
+
+def test_the_redis_cache_tells_counters_from_pickles_by_their_first_byte(redis_cache):
+    values = {"basket": b"\x80 is not a pickle prefix here", "counter": -12}
+    redis_cache.set_many(values, timeout=60)
+    redis_cache.incr("counter", 2)
+
+    assert redis_cache.get_many(["basket", "counter"]) == {**values, "counter": -10}
