@@ -23,11 +23,13 @@ Staff protocol (``/ws/chat/staff/``, staff only): the server pushes ``{"type": "
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 import uuid
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -41,15 +43,24 @@ logger = logging.getLogger(__name__)
 
 
 def _service(function):
-    """Run a service in asgiref's one thread-sensitive worker thread.
+    """Run a service in the chat's worker threads (``CHAT_SERVICE_THREADS``).
 
-    Measured with bench/chat_load.py (100 clients, PostgreSQL, in-memory layer, 2 cores): the
-    loop's thread pool, which lets turns wait on the database side by side, lost to the single
-    thread (p95 168 vs 122 ms, saturated 120 vs 155 msg/s, 8.0 vs 5.4 ms CPU a message): a turn
-    is mostly Python work, and several threads only fight over the GIL. SQLite takes one
-    writer at a time anyway.
+    Measured with bench/chat_load.py (100 clients, PostgreSQL, in-memory layer, 2 cores):
+    asyncio's default pool (six threads) lost to one thread (p95 168 vs 122 ms): a turn is
+    mostly Python work, and many threads only fight over the GIL. Two threads won over one
+    (p95 40-61 vs 88-122 ms): while one turn waits on a database round trip the other runs.
+    With one thread (SQLite, which takes one writer at a time) services run in asgiref's
+    thread-sensitive thread, as every other database call of the consumers does.
     """
-    return database_sync_to_async(function)
+    threads = settings.CHAT_SERVICE_THREADS
+    if threads <= 1:
+        return database_sync_to_async(function)
+    return database_sync_to_async(function, thread_sensitive=False, executor=_executor(threads))
+
+
+@functools.cache
+def _executor(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chat-service")
 
 
 #: Every staff console listens here for "the live list changed".

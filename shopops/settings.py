@@ -222,6 +222,15 @@ CHAT_MESSAGE_MAX_CHARS = int(os.environ.get("CHAT_MESSAGE_MAX_CHARS", "1000"))
 # Per-connection rate limit: at most CHAT_RATE_LIMIT_MESSAGES in CHAT_RATE_LIMIT_SECONDS.
 CHAT_RATE_LIMIT_MESSAGES = int(os.environ.get("CHAT_RATE_LIMIT_MESSAGES", "20"))
 CHAT_RATE_LIMIT_SECONDS = float(os.environ.get("CHAT_RATE_LIMIT_SECONDS", "10"))
+# Threads a web process answers chat messages in. Two on PostgreSQL, so one message's
+# database round trips overlap another's Python work (bench/chat_load.py: p95 41-61 ms instead
+# of 88-122 ms); more only fight over the GIL. One on SQLite, which takes one writer at a time.
+CHAT_SERVICE_THREADS = int(
+    os.environ.get(
+        "CHAT_SERVICE_THREADS",
+        "1" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "2",
+    )
+)
 # How often (seconds) a process re-reads product names for the bot's entity extraction.
 CHAT_VOCABULARY_REFRESH_SECONDS = float(os.environ.get("CHAT_VOCABULARY_REFRESH_SECONDS", "300"))
 

@@ -364,3 +364,39 @@ def test_an_idle_connection_survives_the_redis_layers_blocking_reads(transaction
 
     assert welcome["type"] == "welcome"
     assert [frame["type"] for frame in frames] == ["typing", "sent", "message"]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_messages_are_answered_in_the_configured_service_threads(
+    mugs, settings, monkeypatch, threads
+):
+    # given: CHAT_SERVICE_THREADS, and a record of the thread each message's service ran in
+    import threading
+
+    from chatbot.services import conversations
+
+    settings.CHAT_SERVICE_THREADS = threads
+    handle, ran_in = conversations.conversation_message_handle, []
+
+    def recording(**kwargs):
+        ran_in.append(threading.current_thread().name)
+        return handle(**kwargs)
+
+    monkeypatch.setattr(conversations, "conversation_message_handle", recording)
+    cookie = _session_cookie()
+
+    async def scenario():
+        communicator = _communicator(cookie=cookie)
+        await communicator.connect()
+        await _hello(communicator)
+        frames = await _say(communicator, "show me ceramic mugs")
+        await communicator.disconnect()
+        return frames
+
+    # when
+    frames = async_to_sync(scenario)()
+
+    # then: answered, in a chat-service thread only when more than one is configured
+    assert frames[-1]["type"] == "message"
+    assert len(ran_in) == 1
+    assert ran_in[0].startswith("chat-service") == (threads > 1)
