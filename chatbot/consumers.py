@@ -275,11 +275,11 @@ class ChatConsumer(_JsonConsumer):
         if exchange.reply is not None:
             await self.send_json({"type": "message", "message": exchange.reply})
         # Staff hear about it after the customer has the reply, so the console never delays
-        # the bot's answer; consoles with this conversation open see both messages live. One
-        # event for both: on the Redis layer every group_send costs round trips, even to an
-        # empty group.
+        # the bot's answer. One event to every console: those with this conversation open
+        # show both messages, and every console's live list changed. On the Redis layer each
+        # group_send costs round trips, even to an empty group, so one is all a message sends.
         await self.channel_layer.group_send(
-            conversation_group(conversation_id),
+            STAFF_GROUP,
             {
                 "type": "chat.messages",
                 "conversation_id": conversation_id,
@@ -292,9 +292,6 @@ class ChatConsumer(_JsonConsumer):
         )
         if exchange.handoff_started:
             await self.send_json({"type": "mode", "mode": exchange.mode})
-        await self.channel_layer.group_send(
-            STAFF_GROUP, {"type": "chat.live_changed", "conversation_id": conversation_id}
-        )
 
     # --- channel layer events -------------------------------------------------------------
 
@@ -400,11 +397,15 @@ class StaffConsoleConsumer(_JsonConsumer):
         )
 
     async def chat_messages(self, event: dict[str, Any]) -> None:
-        """A customer message and the bot's reply: one ``message`` frame each, in order."""
-        for message in event["messages"]:
-            await self.chat_message(
-                {"conversation_id": event["conversation_id"], "message": message}
-            )
+        """A customer message and the bot's reply (sent to every console): one ``message``
+        frame each, in order, where this console has the conversation open; then the live
+        list, which they changed."""
+        if event["conversation_id"] == self.open_id:
+            for message in event["messages"]:
+                await self.chat_message(
+                    {"conversation_id": event["conversation_id"], "message": message}
+                )
+        await self._send_live()
 
     async def chat_mode(self, event: dict[str, Any]) -> None:
         await self.send_json(
