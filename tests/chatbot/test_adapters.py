@@ -238,19 +238,26 @@ def test_cheaper_similar_falls_back_to_the_same_category_closest_price_first(cat
     ]
 
 
-def test_cheaper_similar_prefers_the_recommenders_similar_products(catalogue):
+def _similar_rows(product, neighbours) -> ModelVersion:
+    """An active recommender version whose collaborative neighbours of ``product`` are
+    ``neighbours``, best first."""
     version = ModelVersion.objects.create(
         kind="recommender", version=1, status=ModelVersion.Status.ACTIVE
     )
-    for rank, key in enumerate(["cup", "teapot", "white"], start=1):
+    for rank, neighbour in enumerate(neighbours, start=1):
         SimilarProduct.objects.create(
             model_version=version,
-            product=catalogue["blue"],
+            product=product,
             rank=rank,
-            similar_product=catalogue[key],
+            similar_product=neighbour,
             score=1.0 / rank,
             source=SimilarProduct.Source.COLLABORATIVE,
         )
+    return version
+
+
+def test_cheaper_similar_prefers_the_recommenders_similar_products(catalogue):
+    _similar_rows(catalogue["blue"], [catalogue[key] for key in ("cup", "teapot", "white")])
 
     cheaper = DbCatalog().cheaper_similar(catalogue["blue"].id, limit=2)
     similar = DbCatalog().similar(catalogue["blue"].id, limit=3)
@@ -354,18 +361,7 @@ def test_products_and_a_named_search_read_rows_and_images_in_one_query(
 def test_cheaper_similar_from_the_recommender_takes_two_queries(
     pictured, django_assert_num_queries
 ):
-    version = ModelVersion.objects.create(
-        kind="recommender", version=1, status=ModelVersion.Status.ACTIVE
-    )
-    for rank, key in enumerate(["white", "cup"], start=1):
-        SimilarProduct.objects.create(
-            model_version=version,
-            product=pictured["teapot"],
-            rank=rank,
-            similar_product=pictured[key],
-            score=1.0 / rank,
-            source=SimilarProduct.Source.COLLABORATIVE,
-        )
+    _similar_rows(pictured["teapot"], [pictured["white"], pictured["cup"]])
     catalog = DbCatalog()
     catalog.cheaper_similar(pictured["teapot"].id, limit=2)  # caches the active version id
 
