@@ -213,6 +213,16 @@ class ServedRecommendations:
     variant: str | None = None
 
 
+def _served_read(customer_id: int, limit: int) -> tuple[int, tuple[Any, ...], Any, Any]:
+    """One round trip for a customer's served list: the active version id, the list's stamp,
+    the cached running experiment (None when the cache has none) and the hybrid's entry."""
+    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
+    (version_id,), stamp, cached = _serving_read(
+        KIND, customer_id=customer_id, extra_keys=(experiments.ACTIVE_CACHE_KEY, served_key)
+    )
+    return version_id, stamp, cached.get(experiments.ACTIVE_CACHE_KEY), cached.get(served_key)
+
+
 def customer_recommendations_cached(*, customer_id: int, limit: int = 10) -> list[dict] | None:
     """The customer's served list when one cache round trip has all of it and no experiment
     runs (so there is no variant to pick and no impression to log); else None.
@@ -220,13 +230,9 @@ def customer_recommendations_cached(*, customer_id: int, limit: int = 10) -> lis
     The serving hot path's first try: a None sends the caller to
     :func:`customer_recommendations_served`.
     """
-    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
-    (version_id,), stamp, cached = _serving_read(
-        KIND, customer_id=customer_id, extra_keys=(experiments.ACTIVE_CACHE_KEY, served_key)
-    )
-    if cached.get(experiments.ACTIVE_CACHE_KEY) != experiments.NO_EXPERIMENT:
+    version_id, stamp, experiment, entry = _served_read(customer_id, limit)
+    if experiment != experiments.NO_EXPERIMENT:
         return None
-    entry = cached.get(served_key)
     return entry["items"] if _entry_is_current(entry, version_id, stamp) else None
 
 
@@ -236,12 +242,8 @@ def customer_recommendations_served(*, customer_id: int, limit: int = 10) -> Ser
     One cache round trip on a warm path (the active version id, the running experiment and
     the hybrid's list together; a second for a variant that serves another list), no query.
     """
-    served_key = _list_key(SERVED_RECOMMENDER, customer_id, limit, True)
-    (version_id,), stamp, cached = _serving_read(
-        KIND, customer_id=customer_id, extra_keys=(experiments.ACTIVE_CACHE_KEY, served_key)
-    )
-    experiment = experiments.experiment_active_get(cached=cached.get(experiments.ACTIVE_CACHE_KEY))
-    entry = cached.get(served_key)
+    version_id, stamp, experiment_cached, entry = _served_read(customer_id, limit)
+    experiment = experiments.experiment_active_get(cached=experiment_cached)
     if experiment is None:
         items = _customer_list(
             version_id, stamp, customer_id, limit, True, SERVED_RECOMMENDER, entry
