@@ -66,13 +66,22 @@ class RecommendationListOutputSerializer(serializers.Serializer):
     results = RecommendationOutputSerializer(many=True)
 
 
-def _k(request: Request) -> int:
-    # A hand check of the common case (a short digit string) spares a serializer per request.
-    raw = request.query_params.get("k")
+def _plain_k(raw: str | None) -> int | None:
+    """``k`` when ``raw`` is absent (the default) or a digit string in range; else None.
+
+    A hand check of the common case, which spares a serializer per request.
+    """
     if raw is None:
         return ListInputSerializer().fields["k"].default
     if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_K:
         return int(raw)
+    return None
+
+
+def _k(request: Request) -> int:
+    k = _plain_k(request.query_params.get("k"))
+    if k is not None:
+        return k
     serializer = ListInputSerializer(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data["k"]
@@ -134,11 +143,9 @@ def _served_response(request: Request, customer_id: int, *, is_the_customer: boo
 def _warm_k(query_string: str) -> int | None:
     """``k`` from a query string that is empty or exactly ``k=<1..MAX_K>``; else None."""
     if not query_string:
-        return ListInputSerializer().fields["k"].default
+        return _plain_k(None)
     name, _, value = query_string.partition("=")
-    if name == "k" and value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_K:
-        return int(value)
-    return None
+    return _plain_k(value) if name == "k" else None
 
 
 class WarmListDispatchMixin:
