@@ -24,6 +24,11 @@ printed the same losses and accuracy):
     hand-crafted baseline (10,000 training images): 0.8251. Weakest classes (F1): Shirt 0.792,
         T-shirt/top 0.883, Coat 0.888.
 
+On a GPU (one NVIDIA H200, torch 2.11 + CUDA 13, 2026-11-28, ``--data`` pointing at a copy):
+test accuracy 0.9280, macro-F1 0.9279, training 105.4 s, inference 73,095 images/s; the same
+weakest classes: 5.3x faster than the idle 2-core CPU. At about 11 ms a step for a network this
+small, per-step overhead rather than GPU arithmetic sets the pace (not profiled further).
+
 The 15-minute target holds on idle cores with ~5 minutes to spare; a load of 8 from other
 processes stretches it past 20. Earlier run with dropout 0.2 and 5% held out for choosing the
 best epoch: 0.9171 (the network underfits, so dropout only cost accuracy). Published reference
@@ -72,15 +77,16 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--baseline-limit", type=int, default=10000)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=DATA, help="fashion_mnist.npz to read")
     return parser.parse_args()
 
 
 def main() -> int:
     args = _arguments()
-    if not DATA.exists():
-        print(f"skipped: {DATA} is absent (see ../shared/data/README.md)")
+    if not args.data.exists():
+        print(f"skipped: {args.data} is absent (see ../shared/data/README.md)")
         return 0
-    with np.load(DATA, allow_pickle=False) as data:
+    with np.load(args.data, allow_pickle=False) as data:
         x_train, y_train = data["x_train"], data["y_train"].astype(np.int64)
         x_test, y_test = data["x_test"], data["y_test"].astype(np.int64)
     if args.limit:
