@@ -1,8 +1,10 @@
 """Websocket edges of the chatbot: the customer's chat and the merchant's live console.
 
-Both consumers only parse frames, load state, call one service (in a worker thread through
-``database_sync_to_async``) and send what it returns; the dialogue itself lives in
-``chatbot.services.conversations`` and the pure engine behind it.
+Both consumers only parse frames, load state, call one service and send what it returns; the
+dialogue itself lives in ``chatbot.services.conversations`` and the pure engine behind it. A
+customer message's turn runs in a worker process (``chatbot.turn_workers``, where
+``CHAT_TURN_PROCESSES`` > 0), every other service in a worker thread through
+``database_sync_to_async``.
 
 Customer protocol (``/ws/chat/``), JSON text frames:
 
@@ -38,6 +40,7 @@ from django.conf import settings
 
 from chatbot.models import Conversation
 from chatbot.services import conversations
+from chatbot.turn_workers import conversation_message_handle_in_worker
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +48,11 @@ logger = logging.getLogger(__name__)
 def _service(function):
     """Run a service in the chat's worker threads (``CHAT_SERVICE_THREADS``).
 
-    Measured with bench/chat_load.py (100 clients, PostgreSQL, in-memory layer, 2 cores):
-    asyncio's default pool (six threads) lost to one thread (p95 168 vs 122 ms): a turn is
-    mostly Python work, and many threads only fight over the GIL. Two threads won over one
-    (p95 40-61 vs 88-122 ms): while one turn waits on a database round trip the other runs.
+    Measured with bench/chat_load.py (100 clients, PostgreSQL, in-memory layer, 2 cores, the
+    turns in threads): asyncio's default pool (six threads) lost to one thread (p95 168 vs
+    122 ms): a turn is mostly Python work, and many threads only fight over the GIL. Two
+    threads won over one (p95 40-61 vs 88-122 ms): while one turn waits on a database round
+    trip the other runs. Worker processes beat both (``chatbot.turn_workers``).
     With one thread (SQLite, which takes one writer at a time) services run in asgiref's
     thread-sensitive thread, as every other database call of the consumers does.
     """
@@ -267,9 +271,14 @@ class ChatConsumer(_JsonConsumer):
         if self.mode == Conversation.Mode.BOT:
             # Only the bot "types"; while staff answer, their console decides when to reply.
             await self.send_json({"type": "typing"})
-        exchange = await _service(conversations.conversation_message_handle)(
-            conversation_id=conversation_id, text=text
-        )
+        if settings.CHAT_TURN_PROCESSES > 0:
+            exchange = await conversation_message_handle_in_worker(
+                processes=settings.CHAT_TURN_PROCESSES, conversation_id=conversation_id, text=text
+            )
+        else:
+            exchange = await _service(conversations.conversation_message_handle)(
+                conversation_id=conversation_id, text=text
+            )
         self.mode = exchange.mode
         await self.send_json({"type": "sent", "message": exchange.customer_message})
         if exchange.reply is not None:

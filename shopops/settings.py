@@ -222,13 +222,26 @@ CHAT_MESSAGE_MAX_CHARS = int(os.environ.get("CHAT_MESSAGE_MAX_CHARS", "1000"))
 # Per-connection rate limit: at most CHAT_RATE_LIMIT_MESSAGES in CHAT_RATE_LIMIT_SECONDS.
 CHAT_RATE_LIMIT_MESSAGES = int(os.environ.get("CHAT_RATE_LIMIT_MESSAGES", "20"))
 CHAT_RATE_LIMIT_SECONDS = float(os.environ.get("CHAT_RATE_LIMIT_SECONDS", "10"))
-# Threads a web process answers chat messages in. Two on PostgreSQL, so one message's
-# database round trips overlap another's Python work (bench/chat_load.py: p95 41-61 ms instead
-# of 88-122 ms); more only fight over the GIL. One on SQLite, which takes one writer at a time.
+# Threads a web process runs the chat's database services in (opening a conversation, its
+# history, the staff console; customer messages too when CHAT_TURN_PROCESSES is 0). Two on
+# PostgreSQL, so one call's database round trips overlap another's Python work; more only
+# fight over the GIL. One on SQLite, which takes one writer at a time.
 CHAT_SERVICE_THREADS = int(
     os.environ.get(
         "CHAT_SERVICE_THREADS",
         "1" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "2",
+    )
+)
+# Worker processes each web process answers customer messages in (chatbot/turn_workers.py):
+# the web process keeps the websocket frames, the workers run the turns on the other cores.
+# bench/chat_load.py, 100 clients, 2 cores, PostgreSQL: p95 38 ms (memory layer) and 38 ms
+# (Redis) with 2 processes, against 89 and 390 ms with the turns in threads. 0 answers in
+# the CHAT_SERVICE_THREADS threads instead: the default on SQLite, whose test databases live in
+# memory and which takes one writer at a time anyway.
+CHAT_TURN_PROCESSES = int(
+    os.environ.get(
+        "CHAT_TURN_PROCESSES",
+        "0" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "2",
     )
 )
 # How often (seconds) a process re-reads product names for the bot's entity extraction.

@@ -21,6 +21,13 @@ def _celery_eager():
 
 
 @pytest.fixture(autouse=True)
+def _chat_turns_in_threads(settings):
+    """Worker processes cannot see a test's uncommitted rows; tests/chatbot/test_turn_workers.py
+    tests them on committed data."""
+    settings.CHAT_TURN_PROCESSES = 0
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2's deliberate slowness only slows the suite; tests need no real password hashing."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
