@@ -7,7 +7,9 @@
 Builds a scratch database (PostgreSQL ``--database-name`` when DATABASE_URL is PostgreSQL,
 dropped at the end; else SQLite in a temp dir) with the demo shop, then for each channel layer
 (``memory``: the embedded default; ``redis``: channels_redis on REDIS_URL) starts one daphne
-process on 127.0.0.1 (``DJANGO_DEBUG=0``, as in the Procfile) serving ``bench._chat_echo`` —
+process on 127.0.0.1 (``DJANGO_DEBUG=0``, as in the Procfile), with its chat turn workers
+(``--turn-processes``, default the settings' own: 2 on PostgreSQL, 0 = threads on SQLite),
+serving ``bench._chat_echo`` —
 the project's websocket stack with the real chat consumer at ``/ws/chat/`` and an echo consumer
 at ``/ws/echo/`` (same frames, middleware and channel-layer call, no service) — and drives it
 with ``--clients`` aiohttp websocket clients at once.
@@ -22,7 +24,8 @@ interleaved rounds. A last ``saturated`` round sends without thinking, for the m
 per second the server can answer (its latency is queueing, not a target).
 
 Prints, per layer and target: messages/s, p50/p95/p99 ms, errors, the server's CPU ms per
-message, and whether the issue's targets hold (p95 < 50 ms in memory, < 100 ms with Redis, on
+message (daphne and its turn workers, from the start line on: connecting is not counted), and
+whether the issue's targets hold (p95 < 50 ms in memory, < 100 ms with Redis, on
 2 cores). The load generator shares the machine's cores with the server: the load average is
 printed.
 """
@@ -107,7 +110,9 @@ def _scripts(names: list[str], *, clients: int, messages: int, seed: int) -> lis
 # --- server ---------------------------------------------------------------------------------------
 
 
-def _server_start(layer: str, *, redis_url: str, log_path: Path) -> tuple[subprocess.Popen, int]:
+def _server_start(
+    layer: str, *, turn_processes: int | None, redis_url: str, log_path: Path
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
         **os.environ,
@@ -120,6 +125,8 @@ def _server_start(layer: str, *, redis_url: str, log_path: Path) -> tuple[subpro
         "PYTHONPATH": str(ROOT),
     }
     env.pop("REDIS_URL", None)
+    if turn_processes is not None:
+        env["CHAT_TURN_PROCESSES"] = str(turn_processes)
     if layer == "redis":
         env["REDIS_URL"] = redis_url
     command = [
@@ -135,10 +142,24 @@ def _server_start(layer: str, *, redis_url: str, log_path: Path) -> tuple[subpro
     return process, port
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (Linux)."""
+def _process_cpu_seconds(pid: int) -> tuple[int, float]:
+    """(parent pid, user + system CPU seconds) of a process, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds of the server process and its children (the chat's turn workers)."""
+    total = _process_cpu_seconds(pid)[1]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != pid:
+            try:
+                parent, seconds = _process_cpu_seconds(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue  # gone, or not readable
+            if parent == pid:
+                total += seconds
+    return total
 
 
 # --- load -----------------------------------------------------------------------------------------
@@ -168,13 +189,18 @@ class _StartLine:
     this line the first messages queue behind it and the reply-time tail measures the burst.
     """
 
-    def __init__(self, clients: int) -> None:
+    def __init__(self, clients: int, server_pid: int) -> None:
         self.waiting = clients
+        self.server_pid = server_pid
         self.go = asyncio.Event()
+        self.started = time.perf_counter()
+        self.cpu_started = _cpu_seconds(server_pid)
 
     def arrive(self) -> None:
         self.waiting -= 1
-        if self.waiting <= 0:
+        if self.waiting <= 0 and not self.go.is_set():
+            self.started = time.perf_counter()
+            self.cpu_started = _cpu_seconds(self.server_pid)
             self.go.set()
 
 
@@ -236,22 +262,26 @@ async def _drive(
     url, origin = f"ws://127.0.0.1:{port}{path}", f"http://127.0.0.1:{port}"
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        cpu_started, started = _cpu_seconds(server_pid), time.perf_counter()
-        start_line = _StartLine(len(scripts))
+        start_line = _StartLine(len(scripts), server_pid)
         await asyncio.gather(
             *(
                 _client(session, url, origin, script, think, sample, start_line)
                 for script in scripts
-            )
+            ),
+            start_line.go.wait(),
         )
-        sample.seconds = time.perf_counter() - started
-        sample.server_cpu_seconds = _cpu_seconds(server_pid) - cpu_started
+        # Time and CPU count from the start line: connecting is not a message's cost.
+        sample.seconds = time.perf_counter() - start_line.started
+        sample.server_cpu_seconds = _cpu_seconds(server_pid) - start_line.cpu_started
     return sample
 
 
 def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> None:
     process, port = _server_start(
-        layer, redis_url=args.redis_url, log_path=scratch / f"daphne-{layer}.log"
+        layer,
+        turn_processes=args.turn_processes,
+        redis_url=args.redis_url,
+        log_path=scratch / f"daphne-{layer}.log",
     )
     think = args.think_ms / 1000
     try:
@@ -298,8 +328,7 @@ def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> N
             if target == "chat" and mode == "paced":
                 verdict = f"p95<{target_ms:.0f}ms {'met' if p95 < target_ms else 'MISSED'}"
             cpu_ms = sample.server_cpu_seconds * 1000 / count if count else float("nan")
-            # The server's share of the CPUs while it was driven: well under 1 means it waited
-            # for the database or for CPU time taken by other processes.
+            # The cores the server (daphne and its turn workers) kept busy while it was driven.
             cores = sample.server_cpu_seconds / sample.seconds
             print(
                 f"  {target:<6} {mode:<9} {count / sample.seconds:7.0f} "
@@ -328,7 +357,14 @@ def _bench(args: argparse.Namespace) -> None:
             from django.conf import settings
 
             database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-            print(f"database {database}, {os.cpu_count()} CPUs, daphne (one process)")
+            processes = args.turn_processes
+            if processes is None:
+                processes = settings.CHAT_TURN_PROCESSES
+            print(
+                f"database {database}, {os.cpu_count()} CPUs, daphne (one process) with "
+                f"{processes} chat turn processes"
+                + (" (turns in threads)" if not processes else "")
+            )
             names = _prepare(customers=args.customers)
             scripts = _scripts(names, clients=args.clients, messages=args.messages, seed=11)
             from django.db import connections
@@ -350,6 +386,9 @@ def main() -> None:
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     parser.add_argument("--database-name", default="shopops_bench_chat")
+    parser.add_argument(
+        "--turn-processes", type=int, default=None, help="CHAT_TURN_PROCESSES for the server"
+    )
     args = parser.parse_args()
     if not 1 <= args.clients <= 1000 or not 1 <= args.messages <= 1000:
         raise SystemExit("--clients must be 1..1000 and --messages 1..1000")
