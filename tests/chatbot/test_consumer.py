@@ -400,3 +400,34 @@ def test_messages_are_answered_in_the_configured_service_threads(
     assert frames[-1]["type"] == "message"
     assert len(ran_in) == 1
     assert ran_in[0].startswith("chat-service") == (threads > 1)
+
+
+def test_frames_skip_channels_per_frame_connection_cleanup(mugs, monkeypatch):
+    # given: a record of channels' own stale-connection cleanup, which hops to a thread
+    import channels.consumer
+
+    cleanups = []
+
+    async def recording_cleanup():
+        cleanups.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", recording_cleanup)
+    cookie = _session_cookie()
+
+    async def scenario():
+        communicator = _communicator(cookie=cookie)
+        await communicator.connect()
+        await _hello(communicator)
+        frames = await _say(communicator, "show me ceramic mugs")
+        await communicator.send_json_to({"type": "nonsense"})
+        error = await communicator.receive_json_from(timeout=REPLY_TIMEOUT)
+        await communicator.disconnect()
+        return frames, error
+
+    # when
+    frames, error = async_to_sync(scenario)()
+
+    # then: answered, junk still gets its error, and no frame paid for the cleanup
+    assert frames[-1]["type"] == "message"
+    assert error["code"] == "bad_frame"
+    assert cleanups == []
