@@ -1,11 +1,11 @@
 """Bench-only ASGI application: the project's websocket stack plus an echo consumer.
 
-``bench/chat_load.py`` runs daphne on this module so the chat consumer (``/ws/chat/``) and the
-baseline (``/ws/echo/``) are served by the same process, middleware and channel layer. The echo
-consumer does everything the chat consumer does per message except the service call (no
-database, no NLU): parse and check the frame, answer with the same three frames (``typing``,
-``sent``, ``message``), and tell the staff group, so the gap between the two is the cost of the
-conversation service itself.
+``bench/chat_load.py`` runs its ASGI server on this module so the chat consumer (``/ws/chat/``)
+and the baseline (``/ws/echo/``) are served by the same process, middleware and channel layer.
+The echo consumer does everything the chat consumer does per message except the service call
+(no database, no NLU): parse and check the frame, answer with the same three frames
+(``typing``, ``sent``, ``message``), and tell the staff group, so the gap between the two is the
+cost of the conversation service itself.
 """
 
 import json

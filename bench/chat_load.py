@@ -6,8 +6,9 @@
 
 Builds a scratch database (PostgreSQL ``--database-name`` when DATABASE_URL is PostgreSQL,
 dropped at the end; else SQLite in a temp dir) with the demo shop, then for each channel layer
-(``memory``: the embedded default; ``redis``: channels_redis on REDIS_URL) starts one daphne
-process on 127.0.0.1 (``DJANGO_DEBUG=0``, as in the Procfile), with its chat turn workers
+(``memory``: the embedded default; ``redis``: channels_redis on REDIS_URL) starts one server
+process on 127.0.0.1 (``--server``: ``procfile``, the Procfile's web command, uvicorn; or
+``daphne``), ``DJANGO_DEBUG=0`` as in production, with its chat turn workers
 (``--turn-processes``, default the settings' own: 2 on PostgreSQL, 0 = threads on SQLite),
 serving ``bench._chat_echo`` —
 the project's websocket stack with the real chat consumer at ``/ws/chat/`` and an echo consumer
@@ -24,7 +25,7 @@ interleaved rounds. A last ``saturated`` round sends without thinking, for the m
 per second the server can answer (its latency is queueing, not a target).
 
 Prints, per layer and target: messages/s, p50/p95/p99 ms, errors, the server's CPU ms per
-message (daphne and its turn workers, from the start line on: connecting is not counted), and
+message (the server and its turn workers, from the start line on: connecting is not counted), and
 whether the issue's targets hold (p95 < 50 ms in memory, < 100 ms with Redis, on
 2 cores). The load generator shares the machine's cores with the server: the load average is
 printed.
@@ -35,6 +36,7 @@ import asyncio
 import os
 import random
 import secrets
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -110,8 +112,27 @@ def _scripts(names: list[str], *, clients: int, messages: int, seed: int) -> lis
 # --- server ---------------------------------------------------------------------------------------
 
 
+def _server_command(server: str, port: int) -> list[str]:
+    """``procfile``: the Procfile's web command (what production runs); ``daphne``: the
+    Channels server, for comparison. Both on ``port``, serving ``bench._chat_echo``."""
+    if server == "daphne":
+        return [
+            str(PYTHON_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+            "bench._chat_echo:application",
+        ]  # fmt: skip
+    web = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    words = shlex.split(web.removeprefix("web:").replace("${PORT:-8000}", str(port)))
+    words[0] = str(PYTHON_BIN / Path(words[0]).name)  # this interpreter's virtualenv
+    return [
+        "bench._chat_echo:application" if word == "shopops.asgi:application" else word
+        for word in words
+    ]
+
+
 def _server_start(
-    layer: str, *, turn_processes: int | None, redis_url: str, log_path: Path
+    layer: str, *, server: str, turn_processes: int | None, redis_url: str, log_path: Path
 ) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
@@ -129,16 +150,13 @@ def _server_start(
         env["CHAT_TURN_PROCESSES"] = str(turn_processes)
     if layer == "redis":
         env["REDIS_URL"] = redis_url
-    command = [
-        str(PYTHON_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-        "bench._chat_echo:application",
-    ]  # fmt: skip
+    command = _server_command(server, port)
     with log_path.open("w") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-    server_wait(process, port, log_path, f"daphne ({layer})")
+    server_wait(process, port, log_path, f"{Path(command[0]).name} ({layer})")
     return process, port
 
 
@@ -279,9 +297,10 @@ async def _drive(
 def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> None:
     process, port = _server_start(
         layer,
+        server=args.server,
         turn_processes=args.turn_processes,
         redis_url=args.redis_url,
-        log_path=scratch / f"daphne-{layer}.log",
+        log_path=scratch / f"server-{layer}.log",
     )
     think = args.think_ms / 1000
     try:
@@ -292,7 +311,7 @@ def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> N
             )
         )
         if warm.errors:
-            log = (scratch / f"daphne-{layer}.log").read_text()[-3000:]
+            log = (scratch / f"server-{layer}.log").read_text()[-3000:]
             raise SystemExit(f"{layer}: warm-up errors, first: {warm.first_error}\n{log}")
         asyncio.run(_drive(port, "/ws/echo/", scripts[:4], think=0, server_pid=process.pid))
         paced = {"echo": Sample(), "chat": Sample()}
@@ -308,7 +327,7 @@ def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> N
         }
     finally:
         server_stop(process)
-    server_log = (scratch / f"daphne-{layer}.log").read_text()
+    server_log = (scratch / f"server-{layer}.log").read_text()
     load = os.getloadavg()
     print(
         f"\n{layer} channel layer: {len(scripts)} concurrent clients x {len(scripts[0])} "
@@ -328,7 +347,7 @@ def _bench_layer(layer: str, scripts: list[list[str]], args, scratch: Path) -> N
             if target == "chat" and mode == "paced":
                 verdict = f"p95<{target_ms:.0f}ms {'met' if p95 < target_ms else 'MISSED'}"
             cpu_ms = sample.server_cpu_seconds * 1000 / count if count else float("nan")
-            # The cores the server (daphne and its turn workers) kept busy while it was driven.
+            # The cores the server (and its turn workers) kept busy while it was driven.
             cores = sample.server_cpu_seconds / sample.seconds
             print(
                 f"  {target:<6} {mode:<9} {count / sample.seconds:7.0f} "
@@ -361,7 +380,8 @@ def _bench(args: argparse.Namespace) -> None:
             if processes is None:
                 processes = settings.CHAT_TURN_PROCESSES
             print(
-                f"database {database}, {os.cpu_count()} CPUs, daphne (one process) with "
+                f"database {database}, {os.cpu_count()} CPUs, {args.server} server (one "
+                f"process) with "
                 f"{processes} chat turn processes"
                 + (" (turns in threads)" if not processes else "")
             )
@@ -386,6 +406,12 @@ def main() -> None:
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     parser.add_argument("--database-name", default="shopops_bench_chat")
+    parser.add_argument(
+        "--server",
+        choices=("procfile", "daphne"),
+        default="procfile",
+        help="procfile: the Procfile's web command (uvicorn); daphne: for comparison",
+    )
     parser.add_argument(
         "--turn-processes", type=int, default=None, help="CHAT_TURN_PROCESSES for the server"
     )

@@ -11,6 +11,10 @@ so this also works with the in-memory layer, which cannot span processes.
 The turn's contract does not change: it runs in one transaction that locks the conversation
 row, so a worker that dies mid-turn leaves nothing half-written. The pool is rebuilt on the
 next message after such a crash.
+
+Workers are started with ``spawn`` (the web process runs an event loop and threads, which
+``fork`` would copy mid-flight), so the server's main module must be safe to import again:
+uvicorn's, daphne's, gunicorn's and ``manage.py`` are. docs/adr/0009 records the measurements.
 """
 
 from __future__ import annotations

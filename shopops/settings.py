@@ -234,8 +234,8 @@ CHAT_SERVICE_THREADS = int(
 )
 # Worker processes each web process answers customer messages in (chatbot/turn_workers.py):
 # the web process keeps the websocket frames, the workers run the turns on the other cores.
-# bench/chat_load.py, 100 clients, 2 cores, PostgreSQL: p95 38 ms (memory layer) and 38 ms
-# (Redis) with 2 processes, against 89 and 390 ms with the turns in threads. 0 answers in
+# bench/chat_load.py, 100 clients, 2 cores, PostgreSQL, daphne: p95 38 ms (memory layer) and
+# 38 ms (Redis) with 2 processes, against 89 and 390 ms with the turns in threads. 0 answers in
 # the CHAT_SERVICE_THREADS threads instead: the default on SQLite, whose test databases live in
 # memory and which takes one writer at a time anyway.
 CHAT_TURN_PROCESSES = int(
