@@ -41,7 +41,7 @@ from django.conf import settings
 
 from chatbot.models import Conversation
 from chatbot.services import conversations
-from chatbot.turn_workers import conversation_message_handle_in_worker
+from chatbot.turn_workers import conversation_message_handle_in_worker, turn_pool_start
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +224,8 @@ class ChatConsumer(_JsonConsumer):
         await super().connect()
         self.user = self.scope.get("user")
         self.session = self.scope.get("session")
+        if settings.CHAT_TURN_PROCESSES > 0:
+            turn_pool_start(processes=settings.CHAT_TURN_PROCESSES)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:

@@ -81,7 +81,17 @@ def _pool_get(processes: int) -> ProcessPoolExecutor:
                 initializer=_worker_start,
                 initargs=(dict(connections["default"].settings_dict),),
             )
+            # The pool spawns a process per task while none is idle: one no-op task each
+            # starts them all now, instead of one at a time as turns queue up.
+            for _ in range(processes):
+                _pool.submit(os.getpid)
         return _pool
+
+
+def turn_pool_start(*, processes: int) -> None:
+    """Start the workers if they are not running (a worker takes seconds to start: called
+    when a customer connects, so the pool is ready by their first message)."""
+    _pool_get(processes)
 
 
 def turn_pool_shutdown() -> None:

@@ -99,3 +99,27 @@ def test_a_crashed_worker_costs_one_error_frame_then_a_new_one_answers(mugs, tur
     # nothing half-written: two answered messages, each with its reply
     assert Message.objects.filter(sender="customer").count() == 2
     assert Message.objects.filter(sender="bot").count() == 2
+
+
+def test_the_workers_start_when_a_customer_connects(mugs, turn_processes, settings):
+    # given two workers configured and none running
+    settings.CHAT_TURN_PROCESSES = 2
+    assert _worker_pids() == set()
+    cookie = _session_cookie()
+
+    async def scenario():
+        communicator = _communicator(cookie=cookie)
+        await communicator.connect()
+        started = _worker_pids()
+        await _hello(communicator)
+        frames = await _say(communicator, "hello")
+        await communicator.disconnect()
+        return started, frames
+
+    # when a customer connects, before any message
+    started, frames = async_to_sync(scenario)()
+
+    # then both workers were started at once, and they answer
+    assert len(started) == 2
+    assert frames[-1]["type"] == "message"
+    assert _worker_pids() == started
