@@ -65,6 +65,20 @@ async def _say(communicator, text: str) -> list[dict]:
     return frames
 
 
+def _chat(cookie: bytes, *texts: str) -> list[list[dict]]:
+    """Connect with ``cookie``, say hello, send each text: each one's frames up to the reply."""
+
+    async def scenario():
+        communicator = _communicator(cookie=cookie)
+        await communicator.connect()
+        await _hello(communicator)
+        replies = [await _say(communicator, text) for text in texts]
+        await communicator.disconnect()
+        return replies
+
+    return async_to_sync(scenario)()
+
+
 def test_a_message_gets_the_typing_indicator_then_the_bots_reply(mugs):
     cookie = _session_cookie()
 
@@ -383,18 +397,9 @@ def test_messages_are_answered_in_the_configured_service_threads(
         return handle(**kwargs)
 
     monkeypatch.setattr(conversations, "conversation_message_handle", recording)
-    cookie = _session_cookie()
-
-    async def scenario():
-        communicator = _communicator(cookie=cookie)
-        await communicator.connect()
-        await _hello(communicator)
-        frames = await _say(communicator, "show me ceramic mugs")
-        await communicator.disconnect()
-        return frames
 
     # when
-    frames = async_to_sync(scenario)()
+    [frames] = _chat(_session_cookie(), "show me ceramic mugs")
 
     # then: answered, in a chat-service thread only when more than one is configured
     assert frames[-1]["type"] == "message"

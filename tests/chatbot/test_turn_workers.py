@@ -11,7 +11,7 @@ from django.db import connection, connections
 
 from chatbot import turn_workers
 from chatbot.models import Message
-from tests.chatbot.test_consumer import _communicator, _hello, _say, _session_cookie
+from tests.chatbot.test_consumer import _chat, _communicator, _hello, _say, _session_cookie
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="worker processes share a PostgreSQL database"
@@ -33,19 +33,8 @@ def _worker_pids() -> set[int]:
 
 
 def test_a_worker_process_answers_from_the_shops_data(mugs, turn_processes):
-    cookie = _session_cookie()
-
-    async def scenario():
-        communicator = _communicator(cookie=cookie)
-        await communicator.connect()
-        await _hello(communicator)
-        first = await _say(communicator, "how much is the blue ceramic mug?")
-        second = await _say(communicator, "is it in stock?")
-        await communicator.disconnect()
-        return first, second
-
     # when
-    first, second = async_to_sync(scenario)()
+    first, second = _chat(_session_cookie(), "how much is the blue ceramic mug?", "is it in stock?")
 
     # then: answered by another process, with the catalogue's price and the turn's context
     workers = _worker_pids()
