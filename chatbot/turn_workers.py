@@ -23,6 +23,7 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -34,8 +35,28 @@ _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _exit_with_parent() -> None:
+    """End this worker when the web process ends, however it ends.
+
+    A pool's workers outlive a web process that exits without shutting the pool down (seen
+    with uvicorn and daphne stopped by SIGTERM) or is killed: each blocks forever reading a
+    task queue whose write end it also holds. An orphan would keep its database connection
+    and memory. A turn cut short here is rolled back with its connection.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="chat-worker-parent-watch", daemon=True).start()
+
+
 def _worker_start(database_settings: dict) -> None:
     """Set Django up in a new worker process, on the web process's database, engine warm."""
+    _exit_with_parent()
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopops.settings")

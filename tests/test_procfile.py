@@ -80,14 +80,39 @@ def procfile_server(transactional_db):
             except OSError:
                 assert time.monotonic() < deadline, "the Procfile's web server did not start"
                 time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", server
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _pool_workers(pid: int) -> set[int]:
+    """The live process-pool workers whose parent is ``pid`` (Linux /proc): not the
+    resource tracker that multiprocessing also starts."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in command:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _receive(socket_) -> dict:
@@ -95,6 +120,7 @@ def _receive(socket_) -> dict:
 
 
 def test_the_procfile_web_server_serves_http_and_the_chat(procfile_server):
+    procfile_server, server = procfile_server
     # when: the health check (pages need collectstatic's manifest, as in production), then a
     # chat with a junk frame before its message
     url = f"http://{procfile_server}/healthz"
@@ -107,6 +133,13 @@ def test_the_procfile_web_server_serves_http_and_the_chat(procfile_server):
         junk = _receive(socket_)
         socket_.send(json.dumps({"type": "message", "text": "hello"}))
         frames = [_receive(socket_) for _ in range(3)]
+    workers = _pool_workers(server.pid)
+    # and the server is stopped as a process manager stops it
+    server.terminate()
+    server.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
     # then
     assert status == 200
@@ -119,3 +152,6 @@ def test_the_procfile_web_server_serves_http_and_the_chat(procfile_server):
     assert frames[1]["message"]["text"] == "hello"
     assert frames[2]["message"]["sender"] == "bot"
     assert frames[2]["message"]["text"]
+    # its chat turn worker answered, and ended with it
+    assert len(workers) == 1
+    assert not any(_alive(pid) for pid in workers)
