@@ -118,7 +118,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# The embedded default's database: one writer at a time, test databases in memory.
+_ON_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if _ON_SQLITE:
     # Importers and the web server write at the same time in the demo; wait rather than fail.
     # WAL lets the web server read while a chat turn or an import writes, and synchronous=NORMAL
     # (safe under WAL) cuts each commit's fsyncs: chat turns commit per message.
@@ -226,24 +228,14 @@ CHAT_RATE_LIMIT_SECONDS = float(os.environ.get("CHAT_RATE_LIMIT_SECONDS", "10"))
 # history, the staff console; customer messages too when CHAT_TURN_PROCESSES is 0). Two on
 # PostgreSQL, so one call's database round trips overlap another's Python work; more only
 # fight over the GIL. One on SQLite, which takes one writer at a time.
-CHAT_SERVICE_THREADS = int(
-    os.environ.get(
-        "CHAT_SERVICE_THREADS",
-        "1" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "2",
-    )
-)
+CHAT_SERVICE_THREADS = int(os.environ.get("CHAT_SERVICE_THREADS", "1" if _ON_SQLITE else "2"))
 # Worker processes each web process answers customer messages in (chatbot/turn_workers.py):
 # the web process keeps the websocket frames, the workers run the turns on the other cores.
 # bench/chat_load.py, 100 clients, 2 cores, PostgreSQL, daphne: p95 38 ms (memory layer) and
 # 38 ms (Redis) with 2 processes, against 89 and 390 ms with the turns in threads. 0 answers in
 # the CHAT_SERVICE_THREADS threads instead: the default on SQLite, whose test databases live in
 # memory and which takes one writer at a time anyway.
-CHAT_TURN_PROCESSES = int(
-    os.environ.get(
-        "CHAT_TURN_PROCESSES",
-        "0" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "2",
-    )
-)
+CHAT_TURN_PROCESSES = int(os.environ.get("CHAT_TURN_PROCESSES", "0" if _ON_SQLITE else "2"))
 # How often (seconds) a process re-reads product names for the bot's entity extraction.
 CHAT_VOCABULARY_REFRESH_SECONDS = float(os.environ.get("CHAT_VOCABULARY_REFRESH_SECONDS", "300"))
 
