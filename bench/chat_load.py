@@ -285,8 +285,7 @@ async def _drive(
             *(
                 _client(session, url, origin, script, think, sample, start_line)
                 for script in scripts
-            ),
-            start_line.go.wait(),
+            )
         )
         # Time and CPU count from the start line: connecting is not a message's cost.
         sample.seconds = time.perf_counter() - start_line.started
